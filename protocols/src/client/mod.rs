@@ -1,0 +1,88 @@
+//! The client-side interface: where a request goes, when a reply is final,
+//! and what a redirect or a timeout does.
+//!
+//! Client logic is protocol logic, so it is sans-IO like the cores: the driver
+//! (real or simulated) owns sockets and clocks and asks a [`ClientLogic`] what
+//! to do. One `ClientLogic` value serves one logical client, which has at most
+//! one request outstanding at a time (many logical clients share a connection
+//! in the real driver). Three shapes cover the protocol family:
+//!
+//! - leader-based (Raft, Multi-Paxos): [`leader::LeaderClient`] sends to the
+//!   believed leader and follows redirects;
+//! - Byzantine (PBFT, HotStuff): send to all replicas, final on `f + 1`
+//!   matching replies (a reply tally keyed by the response);
+//! - leaderless (ABD, Dynamo): send to any coordinator, final on its one reply.
+
+pub mod leader;
+
+use crate::kv::{Command, Response};
+use crate::types::{NodeId, RequestId};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A request from a logical client to a replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRequest {
+    /// Unique id; retries reuse it so replicas can deduplicate.
+    pub id: RequestId,
+    /// What to execute.
+    pub command: Command,
+}
+
+/// A replica's answer to a [`ClientRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientReply {
+    /// The request answered.
+    pub id: RequestId,
+    /// The replica answering.
+    pub from: NodeId,
+    /// The answer.
+    pub body: ReplyBody,
+}
+
+/// The content of a reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplyBody {
+    /// The command was executed (or served) with this response.
+    Done(Response),
+    /// This replica is not the one to ask; `leader` is its best guess.
+    Redirect {
+        /// The leader the replica believes in, if any.
+        leader: Option<NodeId>,
+    },
+    /// The replica cannot serve now (e.g. no quorum reachable); try later.
+    Unavailable,
+}
+
+/// What the driver should do after consulting the client logic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientStep {
+    /// The request is complete with this response.
+    Final(Response),
+    /// Keep waiting for more replies (or the timeout).
+    Wait,
+    /// Send the request again, to these replicas, after `after`.
+    Resend {
+        /// Destinations.
+        to: Vec<NodeId>,
+        /// Back-off before resending.
+        after: Duration,
+    },
+}
+
+/// Per-logical-client protocol logic used by drivers.
+pub trait ClientLogic: Send + 'static {
+    /// Where the first attempt of a new request goes.
+    fn route(&mut self, request: &ClientRequest, rng: &mut dyn RngCore) -> Vec<NodeId>;
+
+    /// A reply to the outstanding request arrived (drivers drop replies to
+    /// requests that are no longer outstanding before calling this).
+    fn on_reply(&mut self, reply: &ClientReply, rng: &mut dyn RngCore) -> ClientStep;
+
+    /// The per-attempt timeout of request `id` fired without a final reply.
+    fn on_timeout(&mut self, id: RequestId, rng: &mut dyn RngCore) -> ClientStep;
+
+    /// The request is over (final, or abandoned by the driver); forget it.
+    fn finish(&mut self, id: RequestId);
+}

@@ -1,0 +1,30 @@
+//! Sans-IO protocol cores for quorumlab.
+//!
+//! Everything in this crate is a pure state machine: events go in
+//! ([`Protocol::on_message`], [`Protocol::on_client_request`],
+//! [`Protocol::on_timer`], [`Protocol::on_persisted`]) and actions come out
+//! through the [`Ctx`]. Time and randomness are handed in by whoever drives
+//! the core: the deterministic simulator in [`sim`] for tests and what-if
+//! runs, or the real node runtime over QUIC in the `harness` crate.
+//!
+//! Layout:
+//! - [`core`]: the node-side interface every protocol implements;
+//! - [`client`]: the client-side interface (where a request goes, when a reply
+//!   is final) and the shared client policies;
+//! - [`kv`]: the replicated key-value state machine with per-key versions;
+//! - [`raft`], [`multipaxos`]: the crash-tolerant protocols;
+//! - [`sim`]: the deterministic discrete-event simulator and its checks;
+//! - [`check`]: consistency checkers (linearizability) usable on simulated
+//!   and real histories.
+
+pub mod check;
+pub mod client;
+pub mod core;
+pub mod kv;
+pub mod multipaxos;
+pub mod raft;
+pub mod sim;
+pub mod types;
+
+pub use crate::core::{Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Role};
+pub use crate::types::{ClientId, NodeId, RequestId, Time};

@@ -1,0 +1,1 @@
+//! Multi-Paxos with a stable leader. Work in progress.

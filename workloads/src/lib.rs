@@ -1,0 +1,1 @@
+//! Workload specification and load driver (not built yet: see issue 3).
