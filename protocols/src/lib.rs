@@ -13,6 +13,8 @@
 //!   is final) and the shared client policies;
 //! - [`kv`]: the replicated key-value state machine with per-key versions;
 //! - [`raft`], [`multipaxos`]: the crash-tolerant protocols;
+//! - [`unreplicated`]: the one-server baseline (and the simulator's own
+//!   test subject);
 //! - [`sim`]: the deterministic discrete-event simulator and its checks;
 //! - [`check`]: consistency checkers (linearizability) usable on simulated
 //!   and real histories.
@@ -25,6 +27,7 @@ pub mod multipaxos;
 pub mod raft;
 pub mod sim;
 pub mod types;
+pub mod unreplicated;
 
 pub use crate::core::{Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Role};
 pub use crate::types::{ClientId, NodeId, RequestId, Time};

@@ -1,0 +1,71 @@
+//! A simulated replica: its core (absent while crashed), its stable storage,
+//! its timers and the sends held back until their persists are durable.
+
+use crate::client::ClientReply;
+use crate::core::Protocol;
+use crate::types::{ClientId, NodeId, Time};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, VecDeque};
+
+/// A send waiting for the node's persists to become durable.
+pub(crate) enum Outbound<M> {
+    Send { to: NodeId, msg: M },
+    Broadcast { msg: M },
+    Reply { to: ClientId, reply: ClientReply },
+}
+
+pub(crate) struct NodeHost<P: Protocol> {
+    pub(crate) core: Option<P>,
+    /// Bumped at every crash so that timers and persist completions of a
+    /// previous life are ignored.
+    pub(crate) incarnation: u64,
+    /// Records that reached stable storage, across incarnations.
+    pub(crate) durable: Vec<P::Record>,
+    /// Records issued but not yet durable (lost on crash).
+    pub(crate) pending: VecDeque<(u64, P::Record)>,
+    /// Highest persist sequence number issued in this incarnation.
+    pub(crate) persist_issued: u64,
+    /// Highest persist sequence number durable in this incarnation.
+    pub(crate) durable_upto: u64,
+    /// When the last issued persist completes (completions stay in order).
+    pub(crate) last_persist_done: Time,
+    /// Sends held until `durable_upto` reaches the number beside them.
+    pub(crate) held: VecDeque<(u64, Outbound<P::Message>)>,
+    /// Pending timers and the generation that may fire them.
+    pub(crate) timers: BTreeMap<P::Timer, u64>,
+    pub(crate) timer_generation: u64,
+    pub(crate) rng: ChaCha8Rng,
+}
+
+impl<P: Protocol> NodeHost<P> {
+    pub(crate) fn new(rng: ChaCha8Rng) -> NodeHost<P> {
+        NodeHost {
+            core: None,
+            incarnation: 0,
+            durable: Vec::new(),
+            pending: VecDeque::new(),
+            persist_issued: 0,
+            durable_upto: 0,
+            last_persist_done: Time::ZERO,
+            held: VecDeque::new(),
+            timers: BTreeMap::new(),
+            timer_generation: 0,
+            rng,
+        }
+    }
+
+    /// Loses everything volatile, as SIGKILL would.
+    pub(crate) fn crash(&mut self) {
+        self.core = None;
+        self.incarnation += 1;
+        self.pending.clear();
+        self.held.clear();
+        self.timers.clear();
+        self.persist_issued = 0;
+        self.durable_upto = 0;
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.core.is_some()
+    }
+}

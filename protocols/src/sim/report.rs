@@ -1,0 +1,182 @@
+//! What a simulated run reports: violations of the checks and statistics.
+
+use crate::check::KeyViolation;
+use crate::types::{NodeId, RequestId, Time};
+use std::fmt;
+
+/// A broken guarantee found by one of the simulator's checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two nodes claimed leadership of the same term/ballot/view.
+    ElectionSafety {
+        /// The term.
+        term: u64,
+        /// The node that claimed it first.
+        first: NodeId,
+        /// The node that claimed it again.
+        second: NodeId,
+        /// When the second claim happened.
+        at: Time,
+    },
+    /// Two nodes applied different commands at the same log index.
+    StateMachineSafety {
+        /// The index.
+        index: u64,
+        /// The node that applied it first, and the digest it applied.
+        first: (NodeId, u64),
+        /// The node that disagreed, and its digest.
+        second: (NodeId, u64),
+        /// When the disagreement was seen.
+        at: Time,
+    },
+    /// A node applied log positions out of order or with a gap.
+    ApplyOrder {
+        /// The node.
+        node: NodeId,
+        /// The index it should have applied next.
+        expected: u64,
+        /// The index it applied.
+        got: u64,
+        /// When.
+        at: Time,
+    },
+    /// After the heal and catch-up, a node had not applied an acknowledged
+    /// write.
+    Durability {
+        /// The node.
+        node: NodeId,
+        /// The acknowledged write it lacks.
+        request: RequestId,
+    },
+    /// A request did not complete within the liveness bound after the heal.
+    Liveness {
+        /// The request (or, for a stuck final phase, the client's last).
+        request: RequestId,
+        /// When it was first invoked.
+        invoked: Time,
+    },
+    /// The client-observed history has no linearization.
+    Linearizability(Box<KeyViolation>),
+    /// The linearizability search ran out of budget on these keys.
+    LinearizabilityUnknown {
+        /// The keys.
+        keys: Vec<u64>,
+    },
+    /// The run hit the event cap (a livelock, or a protocol that never rests).
+    EventBudget {
+        /// Events processed.
+        events: u64,
+    },
+    /// A core broke the runtime contract (e.g. persist sequence numbers not
+    /// increasing).
+    Contract {
+        /// The node.
+        node: NodeId,
+        /// What it did.
+        detail: String,
+    },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::ElectionSafety { term, first, second, at } => write!(
+                f,
+                "election safety: nodes {first} and {second} both leader of term {term} (at {at})"
+            ),
+            Violation::StateMachineSafety { index, first, second, at } => write!(
+                f,
+                "state-machine safety: index {index}: node {} applied {:#x}, node {} applied {:#x} (at {at})",
+                first.0, first.1, second.0, second.1
+            ),
+            Violation::ApplyOrder { node, expected, got, at } => write!(
+                f,
+                "apply order: node {node} applied index {got}, expected {expected} (at {at})"
+            ),
+            Violation::Durability { node, request } => write!(
+                f,
+                "durability: node {node} never applied acknowledged write {request}"
+            ),
+            Violation::Liveness { request, invoked } => write!(
+                f,
+                "liveness: request {request} (invoked at {invoked}) did not complete within the bound after the heal"
+            ),
+            Violation::Linearizability(v) => write!(f, "linearizability: {v}"),
+            Violation::LinearizabilityUnknown { keys } => write!(
+                f,
+                "linearizability: search budget exhausted on keys {keys:?}"
+            ),
+            Violation::EventBudget { events } => {
+                write!(f, "event budget: stopped after {events} events (livelock?)")
+            }
+            Violation::Contract { node, detail } => {
+                write!(f, "runtime contract: node {node}: {detail}")
+            }
+        }
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Events processed.
+    pub events: u64,
+    /// Replica-to-replica messages handed to the network.
+    pub messages_sent: u64,
+    /// Replica-to-replica messages delivered to a running node.
+    pub messages_delivered: u64,
+    /// Client operations completed.
+    pub ops_completed: u64,
+    /// Crashes injected.
+    pub crashes: u64,
+    /// Link faults injected (partitions, cuts, isolations, slow links).
+    pub link_faults: u64,
+    /// Leader elections observed.
+    pub elections: u64,
+    /// Simulated time at the end of the run.
+    pub end_time: Time,
+}
+
+/// The outcome of [`super::Simulation::run`].
+#[derive(Clone, Debug)]
+pub struct SimReport {
+    /// The protocol's name.
+    pub protocol: &'static str,
+    /// The seed that reproduces the run.
+    pub seed: u64,
+    /// Everything the checks found (empty = the run passed).
+    pub violations: Vec<Violation>,
+    /// Counters.
+    pub stats: SimStats,
+    /// Digest of the event trace: equal seeds give equal digests.
+    pub trace_digest: u64,
+    /// Full textual trace, when `record_trace` was set.
+    pub trace: Vec<String>,
+}
+
+impl SimReport {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+impl fmt::Display for SimReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} seed {}: {} violation(s); {:?}",
+            self.protocol,
+            self.seed,
+            self.violations.len(),
+            self.stats
+        )?;
+        for v in self.violations.iter().take(10) {
+            writeln!(f, "  - {v}")?;
+        }
+        if self.violations.len() > 10 {
+            writeln!(f, "  ... and {} more", self.violations.len() - 10)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,692 @@
+//! The simulation itself: the event queue, the replicas and the run loop.
+
+use super::checks::Checker;
+use super::client::{Phase, SimClient};
+use super::config::SimConfig;
+use super::faults::{self, FaultKind};
+use super::network::Network;
+use super::node::{NodeHost, Outbound};
+use super::report::{SimReport, SimStats, Violation};
+use crate::check::{check_history, CheckLimits, CheckResult, HistoryOp, Outcome};
+use crate::client::{ClientReply, ClientRequest};
+use crate::core::{Action, ActionOf, Cluster, Ctx, NodeEvent, NodeStatus, Protocol};
+use crate::kv::{Command, Response};
+use crate::types::{NodeId, RequestId, Time};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Something that happens at a point of simulated time.
+pub(crate) enum Event<P: Protocol> {
+    Deliver {
+        to: NodeId,
+        from: NodeId,
+        msg: P::Message,
+    },
+    Request {
+        node: NodeId,
+        request: ClientRequest,
+    },
+    Reply {
+        client: usize,
+        reply: ClientReply,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u64,
+        timer: P::Timer,
+        generation: u64,
+    },
+    PersistDone {
+        node: NodeId,
+        incarnation: u64,
+        seq: u64,
+    },
+    ClientStart {
+        client: usize,
+    },
+    ClientResend {
+        client: usize,
+        seq: u64,
+        attempt: u64,
+        to: Vec<NodeId>,
+    },
+    ClientTimeout {
+        client: usize,
+        seq: u64,
+        attempt: u64,
+    },
+    Fault(FaultKind),
+    RestartAll,
+    HealEverything,
+    EndCalm,
+}
+
+pub(crate) struct Scheduled<P: Protocol> {
+    at: Time,
+    seq: u64,
+    event: Event<P>,
+}
+
+impl<P: Protocol> PartialEq for Scheduled<P> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl<P: Protocol> Eq for Scheduled<P> {}
+impl<P: Protocol> PartialOrd for Scheduled<P> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<P: Protocol> Ord for Scheduled<P> {
+    // Reversed: BinaryHeap is a max-heap and the earliest event goes first;
+    // the insertion counter breaks ties deterministically.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// A deterministic simulated cluster running protocol `P`.
+pub struct Simulation<P: Protocol> {
+    pub(crate) cfg: SimConfig,
+    pub(crate) proto_cfg: P::Config,
+    pub(crate) cluster: Cluster,
+    pub(crate) now: Time,
+    queue: BinaryHeap<Scheduled<P>>,
+    queue_seq: u64,
+    pub(crate) nodes: Vec<NodeHost<P>>,
+    pub(crate) clients: Vec<SimClient<P::Client>>,
+    pub(crate) network: Network,
+    pub(crate) checker: Checker,
+    pub(crate) history: Vec<(RequestId, HistoryOp)>,
+    pub(crate) fault_rng: ChaCha8Rng,
+    disk_rng: ChaCha8Rng,
+    pub(crate) stats: SimStats,
+    trace_digest: u64,
+    trace: Vec<String>,
+    scratch: Vec<ActionOf<P>>,
+    pub(crate) heal_time: Option<Time>,
+    pub(crate) all_done_at: Option<Time>,
+}
+
+fn derive(seed: u64, stream: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ stream)
+}
+
+impl<P: Protocol> Simulation<P> {
+    /// Builds the cluster, starts every replica at time zero and schedules
+    /// the clients, the faults and the heal.
+    pub fn new(cfg: SimConfig, proto_cfg: P::Config) -> Simulation<P> {
+        let seed = cfg.seed;
+        let cluster = Cluster::new(cfg.nodes.max(1));
+        let nodes = (0..cluster.size)
+            .map(|n| NodeHost::new(derive(seed, 1_000 + u64::from(n))))
+            .collect();
+        let clients = (0..cfg.clients)
+            .map(|i| {
+                let id = u64::from(i) + 1;
+                SimClient::new(
+                    id,
+                    P::client(&cluster, &proto_cfg, id),
+                    derive(seed, 100_000 + id),
+                )
+            })
+            .collect();
+        let mut fault_rng = derive(seed, 3);
+        let schedule = faults::schedule(&cfg, &mut fault_rng);
+        let mut sim = Simulation {
+            network: Network::new(cfg.network.clone(), cluster.size, derive(seed, 2)),
+            checker: Checker::new(cluster.size),
+            cfg,
+            proto_cfg,
+            cluster,
+            now: Time::ZERO,
+            queue: BinaryHeap::new(),
+            queue_seq: 0,
+            nodes,
+            clients,
+            history: Vec::new(),
+            fault_rng,
+            disk_rng: derive(seed, 4),
+            stats: SimStats::default(),
+            trace_digest: 0xcbf2_9ce4_8422_2325,
+            trace: Vec::new(),
+            scratch: Vec::new(),
+            heal_time: None,
+            all_done_at: None,
+        };
+        for n in sim.cluster.nodes() {
+            sim.restart(n);
+        }
+        for c in 0..sim.clients.len() {
+            let start = Time(sim.clients[c].rng.gen_range(0..5_000_000));
+            sim.schedule(start, Event::ClientStart { client: c });
+        }
+        for (at, kind) in schedule {
+            sim.schedule(at, Event::Fault(kind));
+        }
+        let heal = Time::ZERO.plus(sim.cfg.fault_phase);
+        sim.schedule(heal, Event::HealEverything);
+        sim.schedule(heal.plus(sim.cfg.calm_phase), Event::EndCalm);
+        sim
+    }
+
+    pub(crate) fn schedule(&mut self, at: Time, event: Event<P>) {
+        self.queue_seq += 1;
+        self.queue.push(Scheduled {
+            at,
+            seq: self.queue_seq,
+            event,
+        });
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The status of a running node (`None` while it is crashed).
+    pub fn status(&self, node: NodeId) -> Option<NodeStatus> {
+        self.nodes.get(node as usize)?.core.as_ref().map(P::status)
+    }
+
+    /// Direct access to a running node's core (for scripted tests).
+    pub fn core(&self, node: NodeId) -> Option<&P> {
+        self.nodes.get(node as usize)?.core.as_ref()
+    }
+
+    /// The client-observed history so far.
+    pub fn history(&self) -> Vec<HistoryOp> {
+        self.history.iter().map(|(_, op)| op.clone()).collect()
+    }
+
+    /// Violations found so far by the continuous checks.
+    pub fn violations(&self) -> &[Violation] {
+        &self.checker.violations
+    }
+
+    /// Crashes a node now: its core and everything not durable are lost.
+    pub fn crash(&mut self, node: NodeId) {
+        if let Some(host) = self.nodes.get_mut(node as usize) {
+            if host.is_up() {
+                host.crash();
+                self.checker.crashed(node);
+                self.stats.crashes += 1;
+            }
+        }
+    }
+
+    /// Restarts a crashed node from its durable records.
+    pub fn restart(&mut self, node: NodeId) {
+        let Some(host) = self.nodes.get_mut(node as usize) else {
+            return;
+        };
+        if host.is_up() {
+            return;
+        }
+        host.core = Some(P::recover(
+            node,
+            &self.cluster,
+            &self.proto_cfg,
+            host.durable.clone(),
+        ));
+        self.step_node(node, |core, ctx| core.start(ctx));
+    }
+
+    /// Cuts every link between different groups, both ways.
+    pub fn partition(&mut self, groups: &[Vec<NodeId>]) {
+        self.stats.link_faults += 1;
+        self.network.partition(groups);
+    }
+
+    /// Cuts the link from `from` to `to` only.
+    pub fn cut(&mut self, from: NodeId, to: NodeId) {
+        self.stats.link_faults += 1;
+        self.network.cut(from, to);
+    }
+
+    /// Heals every link fault.
+    pub fn heal(&mut self) {
+        self.network.heal();
+    }
+
+    /// Processes every event up to and including time `until`.
+    pub fn run_until(&mut self, until: Time) {
+        while self.queue.peek().is_some_and(|s| s.at <= until) {
+            if !self.step_event() {
+                break;
+            }
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs the whole scenario (faults, heal, calm phase, final reads,
+    /// settling) and judges it.
+    pub fn run(mut self) -> SimReport {
+        let heal_at = Time::ZERO.plus(self.cfg.fault_phase);
+        let deadline = heal_at.plus(self.cfg.liveness_bound);
+        loop {
+            if let Some(done) = self.all_done_at {
+                if self.now >= done.plus(self.cfg.settle) {
+                    break;
+                }
+            }
+            if self.now > deadline {
+                break;
+            }
+            if self.stats.events >= self.cfg.max_events {
+                let events = self.stats.events;
+                self.checker
+                    .violations
+                    .push(Violation::EventBudget { events });
+                break;
+            }
+            if !self.step_event() {
+                break;
+            }
+        }
+        self.finish()
+    }
+
+    /// Pops and handles one event; false when the queue is empty.
+    fn step_event(&mut self) -> bool {
+        let Some(Scheduled { at, event, .. }) = self.queue.pop() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        self.stats.events += 1;
+        self.trace(&event);
+        self.handle(event);
+        true
+    }
+
+    fn handle(&mut self, event: Event<P>) {
+        match event {
+            Event::Deliver { to, from, msg } => {
+                if self.nodes.get(to as usize).is_some_and(NodeHost::is_up) {
+                    self.stats.messages_delivered += 1;
+                    self.step_node(to, |core, ctx| core.on_message(ctx, from, msg));
+                }
+            }
+            Event::Request { node, request } => {
+                self.step_node(node, |core, ctx| core.on_client_request(ctx, request));
+            }
+            Event::Reply { client, reply } => self.client_reply(client, reply),
+            Event::Timer {
+                node,
+                incarnation,
+                timer,
+                generation,
+            } => {
+                let Some(host) = self.nodes.get_mut(node as usize) else {
+                    return;
+                };
+                if host.incarnation == incarnation && host.timers.get(&timer) == Some(&generation) {
+                    host.timers.remove(&timer);
+                    self.step_node(node, |core, ctx| core.on_timer(ctx, timer));
+                }
+            }
+            Event::PersistDone {
+                node,
+                incarnation,
+                seq,
+            } => self.persist_done(node, incarnation, seq),
+            Event::ClientStart { client } => self.client_start(client),
+            Event::ClientResend {
+                client,
+                seq,
+                attempt,
+                to,
+            } => self.client_resend(client, seq, attempt, to),
+            Event::ClientTimeout {
+                client,
+                seq,
+                attempt,
+            } => self.client_timeout(client, seq, attempt),
+            Event::Fault(kind) => self.inject(kind),
+            Event::RestartAll => {
+                for n in self.cluster.nodes() {
+                    self.restart(n);
+                }
+            }
+            Event::HealEverything => {
+                self.heal_time = Some(self.now);
+                self.network.heal();
+                for n in self.cluster.nodes() {
+                    self.restart(n);
+                }
+            }
+            Event::EndCalm => {
+                let count = self.clients.len() as u64;
+                for (i, client) in self.clients.iter_mut().enumerate() {
+                    if client.phase == Phase::Random {
+                        let keys = (0..self.cfg.keys)
+                            .filter(|k| k % count == i as u64)
+                            .collect();
+                        client.phase = Phase::FinalReads(keys);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one input through a node's core and carries out its actions.
+    pub(crate) fn step_node(&mut self, node: NodeId, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
+        let mut actions = std::mem::take(&mut self.scratch);
+        let now = self.now;
+        let Some(host) = self.nodes.get_mut(node as usize) else {
+            self.scratch = actions;
+            return;
+        };
+        let Some(core) = host.core.as_mut() else {
+            self.scratch = actions;
+            return;
+        };
+        {
+            let mut ctx = Ctx::new(now, &mut host.rng, &mut actions);
+            f(core, &mut ctx);
+        }
+        for action in actions.drain(..) {
+            self.carry_out(node, action);
+        }
+        self.scratch = actions;
+    }
+
+    fn carry_out(&mut self, node: NodeId, action: ActionOf<P>) {
+        let now = self.now;
+        match action {
+            Action::Send { to, msg } => self.outbound(node, Outbound::Send { to, msg }),
+            Action::Broadcast { msg } => self.outbound(node, Outbound::Broadcast { msg }),
+            Action::Reply { to, reply } => self.outbound(node, Outbound::Reply { to, reply }),
+            Action::SetTimer { timer, after } => {
+                let host = &mut self.nodes[node as usize];
+                host.timer_generation += 1;
+                let generation = host.timer_generation;
+                let incarnation = host.incarnation;
+                host.timers.insert(timer.clone(), generation);
+                self.schedule(
+                    now.plus(after),
+                    Event::Timer {
+                        node,
+                        incarnation,
+                        timer,
+                        generation,
+                    },
+                );
+            }
+            Action::CancelTimer { timer } => {
+                self.nodes[node as usize].timers.remove(&timer);
+            }
+            Action::Persist { seq, record } => {
+                let (lo, hi) = self.cfg.disk_latency;
+                let latency = if hi > lo {
+                    self.disk_rng.gen_range(lo..=hi)
+                } else {
+                    lo
+                };
+                let host = &mut self.nodes[node as usize];
+                if seq <= host.persist_issued {
+                    let detail = format!("persist seq {seq} after {}", host.persist_issued);
+                    self.checker
+                        .violations
+                        .push(Violation::Contract { node, detail });
+                    return;
+                }
+                host.persist_issued = seq;
+                host.pending.push_back((seq, record));
+                let done = now.plus(latency).max(host.last_persist_done);
+                host.last_persist_done = done;
+                let incarnation = host.incarnation;
+                self.schedule(
+                    done,
+                    Event::PersistDone {
+                        node,
+                        incarnation,
+                        seq,
+                    },
+                );
+            }
+            Action::Emit(event) => {
+                if let NodeEvent::LeaderElected { term } = event {
+                    self.checker.leader_elected(node, term, now);
+                }
+            }
+            Action::Applied {
+                index,
+                request,
+                digest,
+            } => {
+                self.checker.applied(node, index, request, digest, now);
+            }
+        }
+    }
+
+    fn outbound(&mut self, node: NodeId, out: Outbound<P::Message>) {
+        let host = &mut self.nodes[node as usize];
+        if host.persist_issued > host.durable_upto {
+            host.held.push_back((host.persist_issued, out));
+        } else {
+            self.dispatch(node, out);
+        }
+    }
+
+    fn persist_done(&mut self, node: NodeId, incarnation: u64, seq: u64) {
+        let Some(host) = self.nodes.get_mut(node as usize) else {
+            return;
+        };
+        if host.incarnation != incarnation || seq <= host.durable_upto {
+            return;
+        }
+        while host.pending.front().is_some_and(|(s, _)| *s <= seq) {
+            if let Some((_, record)) = host.pending.pop_front() {
+                host.durable.push(record);
+            }
+        }
+        host.durable_upto = seq;
+        let mut release = Vec::new();
+        while host.held.front().is_some_and(|(need, _)| *need <= seq) {
+            if let Some((_, out)) = host.held.pop_front() {
+                release.push(out);
+            }
+        }
+        for out in release {
+            self.dispatch(node, out);
+        }
+        self.step_node(node, |core, ctx| core.on_persisted(ctx, seq));
+    }
+
+    fn dispatch(&mut self, from: NodeId, out: Outbound<P::Message>) {
+        match out {
+            Outbound::Send { to, msg } => self.send_to_node(from, to, msg),
+            Outbound::Broadcast { msg } => {
+                for to in self.cluster.nodes() {
+                    if to != from {
+                        self.send_to_node(from, to, msg.clone());
+                    }
+                }
+            }
+            Outbound::Reply { to, reply } => {
+                let Some(client) = usize::try_from(to).ok().and_then(|c| c.checked_sub(1)) else {
+                    return;
+                };
+                if client >= self.clients.len() {
+                    return;
+                }
+                for delay in self.network.client_link() {
+                    let at = self.now.plus(delay);
+                    self.schedule(
+                        at,
+                        Event::Reply {
+                            client,
+                            reply: reply.clone(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn send_to_node(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
+        if !self.cluster.contains(to) {
+            return;
+        }
+        self.stats.messages_sent += 1;
+        let delays = self.network.node_to_node(from, to);
+        let copies = delays.len();
+        let mut msg = Some(msg);
+        for (i, delay) in delays.into_iter().enumerate() {
+            let m = if i + 1 == copies {
+                msg.take()
+            } else {
+                msg.clone()
+            };
+            if let Some(m) = m {
+                self.schedule(self.now.plus(delay), Event::Deliver { to, from, msg: m });
+            }
+        }
+    }
+
+    /// Folds the event into the trace digest (and the text trace if asked).
+    fn trace(&mut self, event: &Event<P>) {
+        let (kind, a, b) = match event {
+            Event::Deliver { to, from, .. } => (1, u64::from(*from), u64::from(*to)),
+            Event::Request { node, request } => (2, u64::from(*node), request.id.client),
+            Event::Reply { client, reply } => (3, *client as u64, reply.id.seq),
+            Event::Timer {
+                node, generation, ..
+            } => (4, u64::from(*node), *generation),
+            Event::PersistDone { node, seq, .. } => (5, u64::from(*node), *seq),
+            Event::ClientStart { client } => (6, *client as u64, 0),
+            Event::ClientResend { client, seq, .. } => (7, *client as u64, *seq),
+            Event::ClientTimeout { client, seq, .. } => (8, *client as u64, *seq),
+            Event::Fault(k) => (9, *k as u64, 0),
+            Event::RestartAll => (10, 0, 0),
+            Event::HealEverything => (11, 0, 0),
+            Event::EndCalm => (12, 0, 0),
+        };
+        for x in [self.now.0, kind, a, b] {
+            self.trace_digest = (self.trace_digest ^ x).wrapping_mul(0x0000_0100_0000_01b3);
+            self.trace_digest = self.trace_digest.rotate_left(17);
+        }
+        if self.cfg.record_trace {
+            let detail = match event {
+                Event::Deliver { msg, .. } => format!("{msg:?}"),
+                Event::Request { request, .. } => format!("{request:?}"),
+                Event::Reply { reply, .. } => format!("{reply:?}"),
+                Event::Timer { timer, .. } => format!("{timer:?}"),
+                _ => String::new(),
+            };
+            self.trace
+                .push(format!("{} k{kind} {a} {b} {detail}", self.now.0));
+        }
+    }
+
+    /// Judges the run: liveness, durability and linearizability.
+    fn finish(mut self) -> SimReport {
+        let mut outstanding = Vec::new();
+        for client in &self.clients {
+            if let Some(cur) = &client.current {
+                outstanding.push((
+                    cur.request.id,
+                    cur.request.command.clone(),
+                    cur.invoke,
+                    client.id,
+                ));
+            }
+        }
+        let finished = self.all_done_at.is_some();
+        if !finished {
+            for (request, _, invoked, _) in &outstanding {
+                self.checker.violations.push(Violation::Liveness {
+                    request: *request,
+                    invoked: *invoked,
+                });
+            }
+            if outstanding.is_empty() && self.stats.events < self.cfg.max_events {
+                // Clients idle but never finished: should not happen.
+                self.checker.violations.push(Violation::Liveness {
+                    request: RequestId { client: 0, seq: 0 },
+                    invoked: self.now,
+                });
+            }
+        } else {
+            let acked: Vec<RequestId> = self
+                .history
+                .iter()
+                .filter(|(_, op)| {
+                    !op.command.is_read()
+                        && matches!(op.outcome, Outcome::Ok(Response::Written { .. }))
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            self.checker
+                .check_durability(&acked, self.cfg.full_replication);
+        }
+        if self.cfg.check_linearizability {
+            let mut history = self.history();
+            for (_, command, invoke, client) in outstanding {
+                history.push(HistoryOp {
+                    client,
+                    command,
+                    invoke,
+                    ret: self.now,
+                    outcome: Outcome::Unknown,
+                });
+            }
+            match check_history(
+                &history,
+                CheckLimits {
+                    threads: 1,
+                    ..CheckLimits::default()
+                },
+            ) {
+                CheckResult::Linearizable { .. } => {}
+                CheckResult::Violation(vs) => {
+                    for v in vs.into_iter().take(3) {
+                        self.checker
+                            .violations
+                            .push(Violation::Linearizability(Box::new(v)));
+                    }
+                }
+                CheckResult::Unknown { keys } => {
+                    self.checker
+                        .violations
+                        .push(Violation::LinearizabilityUnknown { keys });
+                }
+            }
+        }
+        self.stats.elections = self.checker.elections;
+        self.stats.end_time = self.now;
+        SimReport {
+            protocol: P::NAME,
+            seed: self.cfg.seed,
+            violations: std::mem::take(&mut self.checker.violations),
+            stats: self.stats.clone(),
+            trace_digest: self.trace_digest,
+            trace: std::mem::take(&mut self.trace),
+        }
+    }
+
+    /// Records a completed operation.
+    pub(crate) fn record(
+        &mut self,
+        id: RequestId,
+        command: Command,
+        invoke: Time,
+        response: Response,
+    ) {
+        self.stats.ops_completed += 1;
+        self.history.push((
+            id,
+            HistoryOp {
+                client: id.client,
+                command,
+                invoke,
+                ret: self.now,
+                outcome: Outcome::Ok(response),
+            },
+        ));
+    }
+}
