@@ -272,6 +272,11 @@ pub trait Protocol: Sized {
     /// Short lowercase name used in experiment files and result rows.
     const NAME: &'static str;
 
+    /// Whether every replica applies every command (log replication). The
+    /// simulator's durability check then demands every acknowledged write on
+    /// every replica after catch-up; otherwise on at least one.
+    const REPLICATES_EVERYWHERE: bool = true;
+
     /// Builds a node from the records that survived on stable storage (empty
     /// on first boot). Must tolerate any prefix of a previously written
     /// record sequence.

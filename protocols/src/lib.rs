@@ -25,6 +25,7 @@ pub mod core;
 pub mod kv;
 pub mod multipaxos;
 pub mod raft;
+pub mod registry;
 pub mod sim;
 pub mod types;
 pub mod unreplicated;

@@ -85,6 +85,7 @@ impl Protocol for Unreplicated {
     type Config = UnreplicatedConfig;
     type Client = LeaderClient;
     const NAME: &'static str = "unreplicated";
+    const REPLICATES_EVERYWHERE: bool = false;
 
     fn recover(
         id: NodeId,

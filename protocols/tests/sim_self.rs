@@ -5,19 +5,10 @@
 use protocols::sim::{run_seeds, SimConfig, Simulation, Violation};
 use protocols::unreplicated::{Unreplicated, UnreplicatedConfig};
 
-/// The unreplicated baseline keeps its data on replica 0 only.
-fn one_copy(mut cfg: SimConfig) -> SimConfig {
-    cfg.full_replication = false;
-    cfg
-}
-
 #[test]
 fn calm_run_completes_and_is_linearizable() {
-    let report = Simulation::<Unreplicated>::new(
-        one_copy(SimConfig::calm(1, 3)),
-        UnreplicatedConfig::default(),
-    )
-    .run();
+    let report =
+        Simulation::<Unreplicated>::new(SimConfig::calm(1, 3), UnreplicatedConfig::default()).run();
     assert!(report.passed(), "{report}");
     assert!(report.stats.ops_completed > 100, "{report}");
 }
@@ -27,7 +18,7 @@ fn unreplicated_survives_randomized_faults() {
     let summary = run_seeds::<Unreplicated>(
         "unreplicated",
         0..60,
-        |s| one_copy(SimConfig::randomized(s, 3)),
+        |s| SimConfig::randomized(s, 3),
         UnreplicatedConfig::default(),
     );
     assert!(
@@ -39,7 +30,7 @@ fn unreplicated_survives_randomized_faults() {
 #[test]
 fn same_seed_same_run_byte_for_byte() {
     let run = |seed| {
-        let mut cfg = one_copy(SimConfig::randomized(seed, 3));
+        let mut cfg = SimConfig::randomized(seed, 3);
         cfg.record_trace = true;
         Simulation::<Unreplicated>::new(cfg, UnreplicatedConfig::default()).run()
     };
@@ -56,7 +47,7 @@ fn replying_before_persisting_is_caught() {
         unsafe_reply_before_persist: true,
     };
     let caught = (0..40).find_map(|seed| {
-        let mut cfg = one_copy(SimConfig::randomized(seed, 3));
+        let mut cfg = SimConfig::randomized(seed, 3);
         // Crashes are what lose un-persisted writes.
         cfg.faults.crash = cfg.faults.crash.max(4);
         let report = Simulation::<Unreplicated>::new(cfg, broken.clone()).run();

@@ -44,10 +44,6 @@ pub struct SimConfig {
     /// After the clients are done, the run continues this long so that
     /// lagging replicas apply everything before the durability check.
     pub settle: Duration,
-    /// Whether every replica applies every command (log replication): the
-    /// durability check then demands every acknowledged write on every
-    /// replica; otherwise on at least one.
-    pub full_replication: bool,
     /// Run the linearizability checker on the history.
     pub check_linearizability: bool,
     /// Keep a textual trace of every event (for the determinism test; slow).
@@ -204,7 +200,6 @@ impl SimConfig {
             calm_phase: ms(1_000),
             liveness_bound: ms(15_000),
             settle: ms(1_000),
-            full_replication: true,
             check_linearizability: true,
             record_trace: false,
             max_events: 20_000_000,

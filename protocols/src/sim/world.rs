@@ -622,7 +622,7 @@ impl<P: Protocol> Simulation<P> {
                 .map(|(id, _)| *id)
                 .collect();
             self.checker
-                .check_durability(&acked, self.cfg.full_replication);
+                .check_durability(&acked, P::REPLICATES_EVERYWHERE);
         }
         if self.cfg.check_linearizability {
             let mut history = self.history();

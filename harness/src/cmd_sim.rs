@@ -1,0 +1,103 @@
+//! `qlab sim`: simulator runs from the command line.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use protocols::registry::{ProtocolKind, ProtocolVisitor};
+use protocols::sim::{SimConfig, Simulation};
+use protocols::Protocol;
+use std::time::{Duration, Instant};
+
+/// Arguments of `qlab sim`.
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// Protocol to simulate (see `qlab sim --help` for names).
+    #[arg(long, short)]
+    protocol: String,
+    /// Number of replicas.
+    #[arg(long, short, default_value_t = 5)]
+    nodes: u32,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Number of seeds to run.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// Run without faults (latency only).
+    #[arg(long)]
+    calm: bool,
+    /// Length of the fault phase in simulated seconds (default: drawn per seed).
+    #[arg(long)]
+    fault_seconds: Option<u64>,
+    /// Stop at the first failing seed.
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+struct RunSeeds<'a>(&'a SimArgs);
+
+impl ProtocolVisitor for RunSeeds<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn visit<P: Protocol>(self) -> anyhow::Result<()> {
+        let args = self.0;
+        let started = Instant::now();
+        let mut failed = Vec::new();
+        let mut simulated = Duration::ZERO;
+        let mut ops = 0u64;
+        let mut messages = 0u64;
+        for seed in args.first_seed..args.first_seed.saturating_add(args.seeds) {
+            let mut cfg = if args.calm {
+                SimConfig::calm(seed, args.nodes)
+            } else {
+                SimConfig::randomized(seed, args.nodes)
+            };
+            if let Some(s) = args.fault_seconds {
+                cfg.fault_phase = Duration::from_secs(s);
+            }
+            let report = Simulation::<P>::new(cfg, P::Config::default()).run();
+            simulated += Duration::from_nanos(report.stats.end_time.as_nanos());
+            ops += report.stats.ops_completed;
+            messages += report.stats.messages_delivered;
+            if !report.passed() {
+                // Full reports for the first few failures; seeds for the rest.
+                if failed.len() < 3 {
+                    eprintln!("{report}");
+                    eprintln!(
+                        "reproduce: qlab sim -p {} -n {} --first-seed {seed} --seeds 1",
+                        P::NAME,
+                        args.nodes
+                    );
+                }
+                failed.push(seed);
+                if args.fail_fast {
+                    break;
+                }
+            }
+        }
+        let wall = started.elapsed().as_secs_f64().max(1e-9);
+        println!(
+            "{}: {} seed(s), {} failed; {:.0} simulated s in {:.2} wall s ({:.0}x); {} ops, {} messages delivered",
+            P::NAME,
+            args.seeds,
+            failed.len(),
+            simulated.as_secs_f64(),
+            wall,
+            simulated.as_secs_f64() / wall,
+            ops,
+            messages
+        );
+        if !failed.is_empty() {
+            bail!("{} seed(s) failed: {:?}", failed.len(), failed);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `qlab sim`.
+pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    let kind: ProtocolKind = args.protocol.parse().context("choosing the protocol")?;
+    if args.nodes == 0 {
+        bail!("--nodes must be at least 1");
+    }
+    kind.visit(RunSeeds(&args))
+}
