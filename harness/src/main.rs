@@ -5,6 +5,10 @@
 //! `check` arrive with the runtime and analysis work.
 
 mod cmd_sim;
+mod experiment;
+mod local;
+mod provenance;
+mod results;
 
 use clap::{Parser, Subcommand};
 

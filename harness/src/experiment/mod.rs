@@ -1,0 +1,3 @@
+//! Experiment files: typed, validated, expanded into sweep points.
+
+pub mod sweep;

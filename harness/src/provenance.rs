@@ -1,0 +1,166 @@
+//! `provenance.yaml`: what produced a results folder, so a figure can be
+//! traced back to the commit, binary, machine and configuration behind it.
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::Command;
+use std::time::SystemTime;
+
+/// Facts about one host taking part in a run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HostFacts {
+    /// Host name.
+    pub hostname: String,
+    /// What this host did (`controller`, `node`, `driver`, or all of them
+    /// for the local backend).
+    pub role: String,
+    /// CPU model string.
+    pub cpu_model: String,
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// Physical cores, when known.
+    pub physical_cores: Option<usize>,
+    /// Total memory in bytes.
+    pub memory_bytes: u64,
+    /// Kernel version.
+    pub kernel: String,
+    /// Operating system name and version.
+    pub os: String,
+}
+
+impl HostFacts {
+    /// Reads this machine's facts with sysinfo.
+    pub fn local(role: &str) -> HostFacts {
+        let mut sys = sysinfo::System::new();
+        sys.refresh_cpu_all();
+        sys.refresh_memory();
+        let cpu_model = sys
+            .cpus()
+            .first()
+            .map(|c| c.brand().trim().to_string())
+            .unwrap_or_default();
+        HostFacts {
+            hostname: sysinfo::System::host_name().unwrap_or_default(),
+            role: role.to_string(),
+            cpu_model,
+            cpus: sys.cpus().len(),
+            physical_cores: sys.physical_core_count(),
+            memory_bytes: sys.total_memory(),
+            kernel: sysinfo::System::kernel_version().unwrap_or_default(),
+            os: sysinfo::System::long_os_version().unwrap_or_default(),
+        }
+    }
+}
+
+/// The provenance record of a run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Provenance {
+    /// quorumlab version.
+    pub qlab_version: String,
+    /// Git commit of the working tree the binary ran from, if known.
+    pub git_commit: Option<String>,
+    /// Whether that tree had uncommitted changes.
+    pub git_dirty: Option<bool>,
+    /// SHA-256 of the `qlab` binary.
+    pub binary_sha256: Option<String>,
+    /// The command line.
+    pub command_line: Vec<String>,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// SHA-256 of the resolved experiment (resuming checks it).
+    pub experiment_sha256: String,
+    /// Hosts involved.
+    pub hosts: Vec<HostFacts>,
+    /// The resolved experiment document.
+    pub experiment: serde_yaml::Value,
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// SHA-256 of a file's content, hex-encoded.
+pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex(&Sha256::digest(&bytes)))
+}
+
+/// SHA-256 of bytes, hex-encoded.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Provenance {
+    /// Collects provenance for a run of `experiment` on the local machine.
+    pub fn collect(experiment: serde_yaml::Value, experiment_sha256: String) -> Provenance {
+        let binary_sha256 = std::env::current_exe()
+            .ok()
+            .and_then(|p| sha256_file(&p).ok());
+        Provenance {
+            qlab_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: git(&["rev-parse", "HEAD"]),
+            git_dirty: git(&["status", "--porcelain"]).map(|s| !s.is_empty()),
+            binary_sha256,
+            command_line: std::env::args().collect(),
+            started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            experiment_sha256,
+            hosts: vec![HostFacts::local("controller,node,driver")],
+            experiment,
+        }
+    }
+
+    /// Writes `provenance.yaml` into `dir`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join("provenance.yaml");
+        let text = serde_yaml::to_string(self).context("encoding provenance")?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Reads `provenance.yaml` from `dir`, if present.
+    pub fn read(dir: &Path) -> anyhow::Result<Option<Provenance>> {
+        let path = dir.join("provenance.yaml");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let p =
+            serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        Ok(Some(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_facts_are_plausible_and_round_trip() {
+        let facts = HostFacts::local("controller");
+        assert!(facts.cpus >= 1);
+        assert!(facts.memory_bytes > 0);
+        let dir = std::env::temp_dir().join(format!("qlab-prov-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = Provenance::collect(serde_yaml::Value::from("x"), sha256_bytes(b"x"));
+        p.write(&dir).unwrap();
+        assert_eq!(Provenance::read(&dir).unwrap(), Some(p));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sha256_matches_a_known_vector() {
+        assert_eq!(
+            sha256_bytes(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
