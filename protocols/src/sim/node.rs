@@ -3,6 +3,7 @@
 
 use crate::client::ClientReply;
 use crate::core::Protocol;
+use crate::gate::SendGate;
 use crate::types::{ClientId, NodeId, Time};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -23,14 +24,10 @@ pub(crate) struct NodeHost<P: Protocol> {
     pub(crate) durable: Vec<P::Record>,
     /// Records issued but not yet durable (lost on crash).
     pub(crate) pending: VecDeque<(u64, P::Record)>,
-    /// Highest persist sequence number issued in this incarnation.
-    pub(crate) persist_issued: u64,
-    /// Highest persist sequence number durable in this incarnation.
-    pub(crate) durable_upto: u64,
     /// When the last issued persist completes (completions stay in order).
     pub(crate) last_persist_done: Time,
-    /// Sends held until `durable_upto` reaches the number beside them.
-    pub(crate) held: VecDeque<(u64, Outbound<P::Message>)>,
+    /// Sends held until the persists before them are durable.
+    pub(crate) gate: SendGate<Outbound<P::Message>>,
     /// Pending timers and the generation that may fire them.
     pub(crate) timers: BTreeMap<P::Timer, u64>,
     pub(crate) timer_generation: u64,
@@ -44,10 +41,8 @@ impl<P: Protocol> NodeHost<P> {
             incarnation: 0,
             durable: Vec::new(),
             pending: VecDeque::new(),
-            persist_issued: 0,
-            durable_upto: 0,
             last_persist_done: Time::ZERO,
-            held: VecDeque::new(),
+            gate: SendGate::new(),
             timers: BTreeMap::new(),
             timer_generation: 0,
             rng,
@@ -59,10 +54,8 @@ impl<P: Protocol> NodeHost<P> {
         self.core = None;
         self.incarnation += 1;
         self.pending.clear();
-        self.held.clear();
+        self.gate.reset();
         self.timers.clear();
-        self.persist_issued = 0;
-        self.durable_upto = 0;
     }
 
     pub(crate) fn is_up(&self) -> bool {

@@ -427,14 +427,13 @@ impl<P: Protocol> Simulation<P> {
                     lo
                 };
                 let host = &mut self.nodes[node as usize];
-                if seq <= host.persist_issued {
-                    let detail = format!("persist seq {seq} after {}", host.persist_issued);
+                if let Err(e) = host.gate.persist_issued(seq) {
+                    let detail = e.to_string();
                     self.checker
                         .violations
                         .push(Violation::Contract { node, detail });
                     return;
                 }
-                host.persist_issued = seq;
                 host.pending.push_back((seq, record));
                 let done = now.plus(latency).max(host.last_persist_done);
                 host.last_persist_done = done;
@@ -464,10 +463,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn outbound(&mut self, node: NodeId, out: Outbound<P::Message>) {
-        let host = &mut self.nodes[node as usize];
-        if host.persist_issued > host.durable_upto {
-            host.held.push_back((host.persist_issued, out));
-        } else {
+        if let Some(out) = self.nodes[node as usize].gate.submit(out) {
             self.dispatch(node, out);
         }
     }
@@ -476,19 +472,15 @@ impl<P: Protocol> Simulation<P> {
         let Some(host) = self.nodes.get_mut(node as usize) else {
             return;
         };
-        if host.incarnation != incarnation || seq <= host.durable_upto {
+        if host.incarnation != incarnation {
             return;
         }
+        let Some(release) = host.gate.durable(seq) else {
+            return;
+        };
         while host.pending.front().is_some_and(|(s, _)| *s <= seq) {
             if let Some((_, record)) = host.pending.pop_front() {
                 host.durable.push(record);
-            }
-        }
-        host.durable_upto = seq;
-        let mut release = Vec::new();
-        while host.held.front().is_some_and(|(need, _)| *need <= seq) {
-            if let Some((_, out)) = host.held.pop_front() {
-                release.push(out);
             }
         }
         for out in release {
