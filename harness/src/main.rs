@@ -7,6 +7,7 @@
 mod cmd_sim;
 mod experiment;
 mod local;
+mod node;
 mod provenance;
 mod results;
 

@@ -1,0 +1,3 @@
+//! `qlab node`: hosts a protocol core over the network.
+
+pub mod wal;
