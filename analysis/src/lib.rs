@@ -1,5 +1,7 @@
-//! Result analysis. The linearizability checker lives in
-//! [`protocols::check`] so that the simulator and real-run analysis share it;
-//! it is re-exported here.
+//! Result analysis: statistics over repetitions and sweeps, and (re-exported
+//! from `protocols`, so the simulator and real-run analysis share it) the
+//! linearizability checker.
+
+pub mod stats;
 
 pub use protocols::check;
