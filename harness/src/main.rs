@@ -10,6 +10,7 @@ mod local;
 mod node;
 mod provenance;
 mod results;
+mod wire;
 
 use clap::{Parser, Subcommand};
 

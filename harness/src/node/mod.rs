@@ -1,3 +1,6 @@
 //! `qlab node`: hosts a protocol core over the network.
 
+pub mod host;
+pub mod storage;
+pub mod timers;
 pub mod wal;
