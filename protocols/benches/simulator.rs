@@ -40,7 +40,7 @@ fn bench_protocol<P: Protocol>(c: &mut Criterion) {
 }
 
 fn benches(c: &mut Criterion) {
-    bench_protocol::<protocols::unreplicated::Unreplicated>(c);
+    bench_protocol::<protocols::raft::Raft>(c);
 }
 
 criterion_group!(simulator, benches);

@@ -2,6 +2,7 @@
 //! one chosen at run time (from an experiment file or the command line).
 
 use crate::core::Protocol;
+use crate::raft::Raft;
 use crate::unreplicated::Unreplicated;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -11,17 +12,20 @@ use std::str::FromStr;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolKind {
+    /// Raft.
+    Raft,
     /// One server, no replication: the baseline.
     Unreplicated,
 }
 
 impl ProtocolKind {
     /// Every selectable protocol.
-    pub const ALL: &'static [ProtocolKind] = &[ProtocolKind::Unreplicated];
+    pub const ALL: &'static [ProtocolKind] = &[ProtocolKind::Raft, ProtocolKind::Unreplicated];
 
     /// The name used in experiment files and result rows.
     pub fn name(self) -> &'static str {
         match self {
+            ProtocolKind::Raft => Raft::NAME,
             ProtocolKind::Unreplicated => Unreplicated::NAME,
         }
     }
@@ -29,6 +33,7 @@ impl ProtocolKind {
     /// Runs `visitor` with the concrete protocol type.
     pub fn visit<V: ProtocolVisitor>(self, visitor: V) -> V::Output {
         match self {
+            ProtocolKind::Raft => visitor.visit::<Raft>(),
             ProtocolKind::Unreplicated => visitor.visit::<Unreplicated>(),
         }
     }

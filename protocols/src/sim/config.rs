@@ -41,8 +41,9 @@ pub struct SimConfig {
     /// Every request must complete within this time after the heal
     /// (liveness check).
     pub liveness_bound: Duration,
-    /// After the clients are done, the run continues this long so that
-    /// lagging replicas apply everything before the durability check.
+    /// After the clients are done, the run continues at least this long, and
+    /// then until every replica has applied as far as the others (or the
+    /// liveness bound runs out), before the durability check.
     pub settle: Duration,
     /// Run the linearizability checker on the history.
     pub check_linearizability: bool,

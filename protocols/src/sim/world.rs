@@ -269,7 +269,7 @@ impl<P: Protocol> Simulation<P> {
         let deadline = heal_at.plus(self.cfg.liveness_bound);
         loop {
             if let Some(done) = self.all_done_at {
-                if self.now >= done.plus(self.cfg.settle) {
+                if self.now >= done.plus(self.cfg.settle) && self.replicas_converged() {
                     break;
                 }
             }
@@ -288,6 +288,20 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         self.finish()
+    }
+
+    /// Whether every replica is up and has applied as far as the others
+    /// (trivially true for protocols that do not replicate a log).
+    fn replicas_converged(&self) -> bool {
+        if !P::REPLICATES_EVERYWHERE {
+            return true;
+        }
+        let applied: Vec<Option<u64>> = self
+            .cluster
+            .nodes()
+            .map(|n| self.status(n).map(|s| s.applied_index))
+            .collect();
+        applied.iter().all(|a| a.is_some() && *a == applied[0])
     }
 
     /// Pops and handles one event; false when the queue is empty.
