@@ -49,6 +49,7 @@ fn bench_protocol<P: Protocol>(c: &mut Criterion, busy: bool) {
 fn benches(c: &mut Criterion) {
     for busy in [false, true] {
         bench_protocol::<protocols::raft::Raft>(c, busy);
+        bench_protocol::<protocols::multipaxos::MultiPaxos>(c, busy);
     }
 }
 

@@ -2,6 +2,7 @@
 //! one chosen at run time (from an experiment file or the command line).
 
 use crate::core::Protocol;
+use crate::multipaxos::MultiPaxos;
 use crate::raft::Raft;
 use crate::unreplicated::Unreplicated;
 use serde::{Deserialize, Serialize};
@@ -14,18 +15,25 @@ use std::str::FromStr;
 pub enum ProtocolKind {
     /// Raft.
     Raft,
+    /// Multi-Paxos with a stable leader.
+    Multipaxos,
     /// One server, no replication: the baseline.
     Unreplicated,
 }
 
 impl ProtocolKind {
     /// Every selectable protocol.
-    pub const ALL: &'static [ProtocolKind] = &[ProtocolKind::Raft, ProtocolKind::Unreplicated];
+    pub const ALL: &'static [ProtocolKind] = &[
+        ProtocolKind::Raft,
+        ProtocolKind::Multipaxos,
+        ProtocolKind::Unreplicated,
+    ];
 
     /// The name used in experiment files and result rows.
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::Raft => Raft::NAME,
+            ProtocolKind::Multipaxos => MultiPaxos::NAME,
             ProtocolKind::Unreplicated => Unreplicated::NAME,
         }
     }
@@ -34,6 +42,7 @@ impl ProtocolKind {
     pub fn visit<V: ProtocolVisitor>(self, visitor: V) -> V::Output {
         match self {
             ProtocolKind::Raft => visitor.visit::<Raft>(),
+            ProtocolKind::Multipaxos => visitor.visit::<MultiPaxos>(),
             ProtocolKind::Unreplicated => visitor.visit::<Unreplicated>(),
         }
     }
