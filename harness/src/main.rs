@@ -10,7 +10,6 @@ mod local;
 mod node;
 mod provenance;
 mod results;
-mod wire;
 
 use clap::{Parser, Subcommand};
 

@@ -30,6 +30,7 @@ pub mod registry;
 pub mod sim;
 pub mod types;
 pub mod unreplicated;
+pub mod wire;
 
 pub use crate::core::{Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Role};
 pub use crate::types::{ClientId, NodeId, RequestId, Time};

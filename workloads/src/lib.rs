@@ -1,1 +1,17 @@
-//! Workload specification and load driver (not built yet: see issue 3).
+//! Workloads: what to send and when, and how latency is recorded.
+//!
+//! - [`spec`]: the workload specification of experiment files (every field
+//!   documented there);
+//! - [`keys`]: key choosers (uniform, zipfian, hotspot, conflict, sequential);
+//! - [`ops`]: per-client command generation;
+//! - [`arrival`]: open-loop schedules from intended times;
+//! - [`recorder`]: HdrHistogram recording per window and per interval.
+
+pub mod arrival;
+pub mod duration;
+pub mod keys;
+pub mod ops;
+pub mod recorder;
+pub mod spec;
+
+pub use spec::WorkloadSpec;

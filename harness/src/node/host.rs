@@ -9,7 +9,7 @@
 
 use super::storage::Storage;
 use super::timers::Timers;
-use crate::wire::{ControlReply, ControlRequest, Wire};
+use protocols::wire::{ControlReply, ControlRequest, Wire};
 use anyhow::Context;
 use protocols::client::ClientReply;
 use protocols::core::{Action, ActionOf, Cluster, Ctx, NodeEvent, Protocol};

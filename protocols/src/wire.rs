@@ -1,8 +1,8 @@
 //! What travels between `qlab` processes: one enum for peer messages,
 //! client traffic and the harness' control requests, framed by `net`.
 
-use protocols::client::{ClientReply, ClientRequest};
-use protocols::NodeStatus;
+use crate::client::{ClientReply, ClientRequest};
+use crate::core::NodeStatus;
 use serde::{Deserialize, Serialize};
 
 /// Every message on a quorumlab connection.
