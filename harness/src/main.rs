@@ -27,11 +27,14 @@ enum Command {
     /// randomized crashes, partitions, delays and drops, and check safety,
     /// durability, liveness and linearizability.
     Sim(cmd_sim::SimArgs),
+    /// Run one replica (started by `qlab run`'s cluster backends).
+    Node(node::cli::NodeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Sim(args) => cmd_sim::run(args),
+        Command::Node(args) => node::cli::run(args),
     }
 }

@@ -185,13 +185,13 @@ pub type ActionOf<P> =
 
 /// What a core receives with every input: the current time, a random source
 /// and the list its actions go to.
-pub struct Ctx<'a, P: Protocol + ?Sized> {
+pub struct Ctx<'a, P: Protocol> {
     now: Time,
     rng: &'a mut dyn RngCore,
     out: &'a mut Vec<ActionOf<P>>,
 }
 
-impl<'a, P: Protocol + ?Sized> Ctx<'a, P> {
+impl<'a, P: Protocol> Ctx<'a, P> {
     /// A context for one step of a core.
     pub fn new(now: Time, rng: &'a mut dyn RngCore, out: &'a mut Vec<ActionOf<P>>) -> Self {
         Ctx { now, rng, out }

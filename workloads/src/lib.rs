@@ -5,9 +5,11 @@
 //! - [`keys`]: key choosers (uniform, zipfian, hotspot, conflict, sequential);
 //! - [`ops`]: per-client command generation;
 //! - [`arrival`]: open-loop schedules from intended times;
-//! - [`recorder`]: HdrHistogram recording per window and per interval.
+//! - [`recorder`]: HdrHistogram recording per window and per interval;
+//! - [`driver`]: the load driver over QUIC.
 
 pub mod arrival;
+pub mod driver;
 pub mod duration;
 pub mod keys;
 pub mod ops;

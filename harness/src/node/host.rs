@@ -9,25 +9,17 @@
 
 use super::storage::Storage;
 use super::timers::Timers;
-use protocols::wire::{ControlReply, ControlRequest, Wire};
 use anyhow::Context;
+use net::PeerIdentity as Endpoint;
 use protocols::client::ClientReply;
 use protocols::core::{Action, ActionOf, Cluster, Ctx, NodeEvent, Protocol};
 use protocols::gate::SendGate;
 use protocols::types::{ClientId, NodeId, Time};
+use protocols::wire::{ControlReply, ControlRequest, Wire};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::io::Write;
 use tokio::time::Instant;
-
-/// Where an inbound message came from / an outbound one goes.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Endpoint {
-    /// A replica of the cluster.
-    Node(NodeId),
-    /// A driver or control connection, by the transport's connection id.
-    Conn(u64),
-}
 
 /// The network as the node runtime sees it.
 #[allow(async_fn_in_trait)]
@@ -40,6 +32,8 @@ pub trait NodeLink<M> {
     async fn send(&mut self, to: Endpoint, msg: Wire<M>);
     /// Sends to every other replica.
     async fn broadcast(&mut self, msg: Wire<M>);
+    /// Applies link shaping to this node's outgoing links.
+    fn shape(&self, shape: &protocols::wire::LinkShape) -> Result<(), String>;
 }
 
 /// A send that may have to wait for a persist.
@@ -63,7 +57,7 @@ pub struct Host<P: Protocol> {
     gate: SendGate<Out<P::Message>>,
     ready: Vec<Out<P::Message>>,
     actions: Vec<ActionOf<P>>,
-    clients: BTreeMap<ClientId, u64>,
+    clients: BTreeMap<ClientId, Endpoint>,
     events: Box<dyn Write>,
     unix_origin_ns: u128,
 }
@@ -182,8 +176,9 @@ impl<P: Protocol> Host<P> {
         Ok(())
     }
 
-    fn handle(
+    fn handle<L: NodeLink<P::Message>>(
         &mut self,
+        link: &L,
         from: Endpoint,
         msg: Wire<P::Message>,
     ) -> Option<(Endpoint, Wire<P::Message>)> {
@@ -192,20 +187,21 @@ impl<P: Protocol> Host<P> {
                 self.step(|core, ctx| core.on_message(ctx, peer, m));
                 None
             }
-            (Endpoint::Conn(conn), Wire::Request(request)) => {
+            (conn, Wire::Request(request)) => {
                 self.clients.insert(request.id.client, conn);
                 self.step(|core, ctx| core.on_client_request(ctx, request));
                 None
             }
-            (Endpoint::Conn(conn), Wire::Control(req)) => {
+            (conn, Wire::Control(req)) => {
                 let reply = match req {
                     ControlRequest::Status => ControlReply::Status(self.core.status()),
-                    ControlRequest::Shape(_) => {
-                        ControlReply::Error("link shaping is applied by the transport".into())
-                    }
+                    ControlRequest::Shape(shape) => match link.shape(&shape) {
+                        Ok(()) => ControlReply::Ok,
+                        Err(e) => ControlReply::Error(e),
+                    },
                     ControlRequest::Shutdown => ControlReply::Ok,
                 };
-                Some((Endpoint::Conn(conn), Wire::ControlReply(reply)))
+                Some((conn, Wire::ControlReply(reply)))
             }
             // Anything else (a reply sent to a node, a peer message from a
             // client connection) is ignored.
@@ -220,7 +216,7 @@ impl<P: Protocol> Host<P> {
                 Out::All(m) => link.broadcast(Wire::Peer(m)).await,
                 Out::Reply(client, reply) => {
                     if let Some(&conn) = self.clients.get(&client) {
-                        link.send(Endpoint::Conn(conn), Wire::Reply(reply)).await;
+                        link.send(conn, Wire::Reply(reply)).await;
                     }
                 }
             }
@@ -244,12 +240,12 @@ impl<P: Protocol> Host<P> {
                     let Some((from, msg)) = inbound else { break };
                     let mut shutdown = matches!(msg, Wire::Control(ControlRequest::Shutdown));
                     let mut answers = Vec::new();
-                    answers.extend(self.handle(from, msg));
+                    answers.extend(self.handle(&*link, from, msg));
                     // Drain a burst so one commit covers many inputs.
                     for _ in 0..BURST {
                         let Some((from, msg)) = link.try_recv() else { break };
                         shutdown |= matches!(msg, Wire::Control(ControlRequest::Shutdown));
-                        answers.extend(self.handle(from, msg));
+                        answers.extend(self.handle(&*link, from, msg));
                     }
                     self.commit()?;
                     self.flush(link).await;

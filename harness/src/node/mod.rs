@@ -1,5 +1,6 @@
 //! `qlab node`: hosts a protocol core over the network.
 
+pub mod cli;
 pub mod host;
 pub mod storage;
 pub mod timers;

@@ -1,0 +1,347 @@
+//! The outgoing side of one peer link: a task that owns the link's bounded
+//! queue, holds frames in a delay queue as link shaping asks, keeps a
+//! connection up (dialling with backoff, or waiting for the peer to dial
+//! in), and writes due frames in batches.
+
+use crate::endpoint::{Direction, Shared};
+use crate::identity::PeerIdentity;
+use crate::stats::{add, PeerCounters};
+use crate::tls::connection_identity;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+
+/// One encoded frame waiting in a peer's queue.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    /// Header and body.
+    pub frame: Bytes,
+    /// When `send` accepted it.
+    pub enqueued: Instant,
+    /// Delay link shaping chose for it.
+    pub delay: Duration,
+    /// Whether it must not overtake earlier frames.
+    pub in_order: bool,
+}
+
+/// A frame in the delay queue, ordered by release time then arrival.
+struct Pending {
+    at: Instant,
+    seq: u64,
+    frame: Bytes,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// What a writer task needs besides the shared endpoint state.
+pub(crate) struct LinkTask {
+    pub peer: PeerIdentity,
+    pub rx: mpsc::Receiver<Queued>,
+    pub addr: watch::Receiver<Option<SocketAddr>>,
+    pub accepted: watch::Receiver<Option<quinn::Connection>>,
+    pub connected: watch::Sender<bool>,
+    pub counters: Arc<PeerCounters>,
+}
+
+struct Writer<M> {
+    shared: Arc<Shared<M>>,
+    task: LinkTask,
+    shutdown: watch::Receiver<bool>,
+    pending: BinaryHeap<Reverse<Pending>>,
+    seq: u64,
+    last_release: Option<Instant>,
+    batch: Vec<u8>,
+}
+
+/// Resolves once the endpoint is closing (or its state is gone).
+pub(crate) async fn closing(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|c| *c).await;
+}
+
+fn usable(conn: &Option<(quinn::Connection, quinn::SendStream)>) -> bool {
+    conn.as_ref()
+        .is_some_and(|(c, _)| c.close_reason().is_none())
+}
+
+/// Runs the writer of one link until the endpoint closes or the link is
+/// removed (its queue's senders are all gone and nothing is pending).
+pub(crate) async fn run_writer<M>(shared: Arc<Shared<M>>, task: LinkTask)
+where
+    M: DeserializeOwned + Send + 'static,
+{
+    let shutdown = shared.shutdown.subscribe();
+    let mut w = Writer {
+        shared,
+        task,
+        shutdown,
+        pending: BinaryHeap::new(),
+        seq: 0,
+        last_release: None,
+        batch: Vec::new(),
+    };
+    w.run().await;
+    w.task.connected.send_replace(false);
+}
+
+impl<M: DeserializeOwned + Send + 'static> Writer<M> {
+    fn push(&mut self, q: Queued) {
+        let mut at = q.enqueued + q.delay;
+        if q.in_order {
+            if let Some(last) = self.last_release {
+                at = at.max(last);
+            }
+        }
+        self.last_release = Some(self.last_release.map_or(at, |l| l.max(at)));
+        self.seq += 1;
+        self.pending.push(Reverse(Pending {
+            at,
+            seq: self.seq,
+            frame: q.frame,
+        }));
+    }
+
+    fn cap(&self) -> usize {
+        self.shared.cfg.queue_capacity
+    }
+
+    async fn run(&mut self) {
+        let mut conn: Option<(quinn::Connection, quinn::SendStream)> = None;
+        // Whether `conn` is the peer's own connection to us (reply path).
+        let mut adopted = false;
+        let mut queue_open = true;
+        loop {
+            if !queue_open && self.pending.is_empty() {
+                return;
+            }
+            // Connect before taking more from the queue: while the peer is
+            // down, frames wait in the bounded queue and senders feel it.
+            if !usable(&conn) {
+                self.task.connected.send_replace(false);
+                match self.obtain().await {
+                    Some((c, stream, was_adopted)) => {
+                        conn = Some((c, stream));
+                        adopted = was_adopted;
+                    }
+                    None => return,
+                }
+                self.task.connected.send_replace(true);
+            }
+            let Some((c, stream)) = conn.as_mut() else {
+                continue;
+            };
+            if self.pending.is_empty() {
+                let watch_conn = c.clone();
+                tokio::select! {
+                    biased;
+                    _ = closing(&mut self.shutdown) => return,
+                    item = self.task.rx.recv() => match item {
+                        Some(q) => self.push(q),
+                        None => queue_open = false,
+                    },
+                    // Notice a dead connection while idle, to reconnect early.
+                    _ = watch_conn.closed() => continue,
+                    // The peer got an address: dial it rather than keep
+                    // writing on its connection (which stays open for it).
+                    _ = self.task.addr.changed(), if adopted => {
+                        conn = None;
+                        continue;
+                    }
+                }
+            }
+            while queue_open && self.pending.len() < self.cap() {
+                match self.task.rx.try_recv() {
+                    Ok(q) => self.push(q),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => queue_open = false,
+                }
+            }
+            let Some(Reverse(head)) = self.pending.peek() else {
+                continue;
+            };
+            let due = head.at;
+            if due > Instant::now() {
+                let room = queue_open && self.pending.len() < self.cap();
+                tokio::select! {
+                    biased;
+                    _ = closing(&mut self.shutdown) => return,
+                    _ = sleep_until(due) => {}
+                    // A jittered frame arriving now may be due earlier.
+                    item = self.task.rx.recv(), if room => match item {
+                        Some(q) => self.push(q),
+                        None => queue_open = false,
+                    },
+                }
+                continue;
+            }
+            let sent = self.fill_batch();
+            if sent == 0 {
+                continue;
+            }
+            let bytes = self.batch.len() as u64;
+            let res = tokio::select! {
+                biased;
+                _ = closing(&mut self.shutdown) => return,
+                r = stream.write_all(&self.batch) => r,
+            };
+            match res {
+                Ok(()) => {
+                    add(&self.task.counters.msgs_sent, sent);
+                    add(&self.task.counters.bytes_sent, bytes);
+                }
+                Err(_) => {
+                    // Whether any of the batch reached the peer is unknown;
+                    // it is counted as lost and not retried (protocols
+                    // tolerate loss, duplicates would be worse to explain).
+                    add(&self.task.counters.send_failed, sent);
+                    c.close(0u32.into(), b"write failed");
+                    conn = None;
+                }
+            }
+        }
+    }
+
+    /// Moves every due frame (up to the batch byte limit) into `batch`,
+    /// dropping them instead if the link got blocked meanwhile. Returns
+    /// how many frames were batched.
+    fn fill_batch(&mut self) -> u64 {
+        self.batch.clear();
+        let now = Instant::now();
+        let me = self.shared.me;
+        let blocked = self.shared.cfg.shaper.is_blocked(me, self.task.peer);
+        let max = self.shared.cfg.max_batch_bytes;
+        let mut n = 0;
+        while let Some(Reverse(head)) = self.pending.peek() {
+            if head.at > now
+                || (!self.batch.is_empty() && self.batch.len() + head.frame.len() > max)
+            {
+                break;
+            }
+            let Some(Reverse(p)) = self.pending.pop() else {
+                break;
+            };
+            if blocked {
+                add(&self.task.counters.dropped_shaped, 1);
+                continue;
+            }
+            self.batch.extend_from_slice(&p.frame);
+            n += 1;
+        }
+        n
+    }
+
+    /// Gets a usable connection and opens the link's stream on it: dials
+    /// the peer's address with exponential backoff, or, for a peer without
+    /// an address (a client that dialled us), waits for its connection.
+    /// `None` when the endpoint closes first; otherwise the connection, the
+    /// stream, and whether the connection was adopted from the peer.
+    async fn obtain(&mut self) -> Option<(quinn::Connection, quinn::SendStream, bool)> {
+        let cfg = &self.shared.cfg;
+        let mut backoff = cfg.reconnect_min;
+        loop {
+            let addr = *self.task.addr.borrow_and_update();
+            let adopted = addr.is_none();
+            let conn = match addr {
+                Some(addr) => {
+                    let res = tokio::select! {
+                        biased;
+                        _ = closing(&mut self.shutdown) => return None,
+                        r = dial(&self.shared, self.task.peer, &self.task.counters, addr) => r,
+                    };
+                    match res {
+                        Some(c) => c,
+                        None => {
+                            tokio::select! {
+                                biased;
+                                _ = closing(&mut self.shutdown) => return None,
+                                _ = sleep(backoff) => {}
+                                // A new address is worth trying at once.
+                                _ = self.task.addr.changed() => {}
+                            }
+                            backoff = (backoff * 2).min(cfg.reconnect_max);
+                            continue;
+                        }
+                    }
+                }
+                None => {
+                    let accepted = &mut self.task.accepted;
+                    tokio::select! {
+                        biased;
+                        _ = closing(&mut self.shutdown) => return None,
+                        _ = self.task.addr.changed() => continue,
+                        c = accepted.wait_for(|c| c.as_ref().is_some_and(|c| c.close_reason().is_none())) => {
+                            match c {
+                                Ok(c) => match c.as_ref() {
+                                    Some(c) => c.clone(),
+                                    None => continue,
+                                },
+                                // The slot is gone: the endpoint is closing.
+                                Err(_) => return None,
+                            }
+                        }
+                    }
+                }
+            };
+            let opened = tokio::select! {
+                biased;
+                _ = closing(&mut self.shutdown) => return None,
+                s = conn.open_uni() => s,
+            };
+            match opened {
+                Ok(stream) => return Some((conn, stream, adopted)),
+                Err(_) => {
+                    tokio::select! {
+                        biased;
+                        _ = closing(&mut self.shutdown) => return None,
+                        _ = sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(cfg.reconnect_max);
+                }
+            }
+        }
+    }
+}
+
+/// One connection attempt to `peer` at `addr`, expecting its certificate.
+/// Starts the connection's reader on success.
+async fn dial<M: DeserializeOwned + Send + 'static>(
+    shared: &Arc<Shared<M>>,
+    peer: PeerIdentity,
+    counters: &PeerCounters,
+    addr: SocketAddr,
+) -> Option<quinn::Connection> {
+    let connecting = shared.quinn.connect(addr, &peer.dns_name()).ok()?;
+    let conn = timeout(shared.cfg.connect_timeout, connecting)
+        .await
+        .ok()?
+        .ok()?;
+    // The server name check already pins the identity; this guards
+    // against a certificate carrying several names.
+    if connection_identity(&conn).ok() != Some(peer) {
+        conn.close(1u32.into(), b"unexpected identity");
+        return None;
+    }
+    add(&counters.connects, 1);
+    Shared::start_reader(shared, conn.clone(), peer, Direction::Outgoing);
+    Some(conn)
+}
