@@ -2,6 +2,7 @@
 //! from `protocols`, so the simulator and real-run analysis share it) the
 //! linearizability checker.
 
+pub mod history;
 pub mod stats;
 
 pub use protocols::check;

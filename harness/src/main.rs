@@ -1,8 +1,9 @@
 //! `qlab`: the one binary of quorumlab.
 //!
-//! Subcommands built so far: `sim` (randomized simulator runs with safety and
-//! linearizability checks). `node`, `drive`, `run`, `plot`, `report` and
-//! `check` arrive with the runtime and analysis work.
+//! Subcommands: `run` (experiments on a local cluster), `node` (one replica),
+//! `sim` (randomized simulator runs with safety and linearizability checks).
+//! `drive` for remote drivers, `plot`, `report` and `check` come with the
+//! testbed and analysis work.
 
 mod cmd_sim;
 mod experiment;
@@ -10,6 +11,7 @@ mod local;
 mod node;
 mod provenance;
 mod results;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +29,9 @@ enum Command {
     /// randomized crashes, partitions, delays and drops, and check safety,
     /// durability, liveness and linearizability.
     Sim(cmd_sim::SimArgs),
+    /// Run an experiment file: every sweep point on a local cluster, results
+    /// to CSV; resumes where an interrupted run stopped.
+    Run(run::RunArgs),
     /// Run one replica (started by `qlab run`'s cluster backends).
     Node(node::cli::NodeArgs),
 }
@@ -36,5 +41,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(args) => cmd_sim::run(args),
         Command::Node(args) => node::cli::run(args),
+        Command::Run(args) => run::run(args),
     }
 }

@@ -91,11 +91,6 @@ impl ResultsDir {
         Ok(results)
     }
 
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
     /// Whether a point was finished by an earlier run.
     pub fn is_done(&self, key: &PointKey) -> bool {
         self.done.contains(key)
@@ -235,14 +230,13 @@ impl ResultsDir {
     }
 }
 
-/// Builds a row from `(column, value)` pairs.
-pub fn row<const N: usize>(pairs: [(&str, String); N]) -> Row {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rowv<const N: usize>(pairs: [(&str, String); N]) -> Row {
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
 
     fn tmpdir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("qlab-results-{tag}-{}", std::process::id()));
@@ -265,7 +259,7 @@ mod tests {
         };
         {
             let mut r = ResultsDir::open(&dir, false).unwrap();
-            let rows_a = vec![row([
+            let rows_a = vec![rowv([
                 ("point", "a".into()),
                 ("repetition", "0".into()),
                 ("t", "1".into()),
@@ -274,7 +268,7 @@ mod tests {
             r.finish_point(
                 a.clone(),
                 &summary,
-                &[row([
+                &[rowv([
                     ("point", "a".into()),
                     ("repetition", "0".into()),
                     ("ops", "5".into()),
@@ -282,7 +276,7 @@ mod tests {
             )
             .unwrap();
             // b's time series is written but the run dies before its summary.
-            let rows_b = vec![row([
+            let rows_b = vec![rowv([
                 ("point", "b".into()),
                 ("repetition", "0".into()),
                 ("t", "1".into()),

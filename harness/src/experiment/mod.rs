@@ -1,3 +1,5 @@
 //! Experiment files: typed, validated, expanded into sweep points.
 
+pub mod load;
+pub mod schema;
 pub mod sweep;

@@ -73,11 +73,6 @@ impl Supervised {
         })
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
     /// The name given at spawn.
     pub fn name(&self) -> &str {
         &self.name
@@ -119,12 +114,6 @@ impl Supervised {
             let _ = self.child.start_kill();
             let _ = self.child.wait().await;
         }
-    }
-
-    /// SIGKILL now and reap (the crash fault).
-    pub async fn kill(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
     }
 }
 

@@ -154,11 +154,6 @@ impl Wal {
         Ok(())
     }
 
-    /// Whether records are waiting for a commit.
-    pub fn has_pending(&self) -> bool {
-        !self.buffer.is_empty()
-    }
-
     /// Writes every queued record and, in `Fsync` mode, syncs the data.
     pub fn commit(&mut self) -> Result<(), WalError> {
         if self.buffer.is_empty() {

@@ -1,0 +1,161 @@
+//! Reading an experiment file into validated sweep points.
+
+use super::schema::Experiment;
+use super::sweep::{combinations, set_path, take_sweep, value_label, Assignment};
+use anyhow::{anyhow, Context};
+use std::path::Path;
+
+/// One point of the sweep: its label, the swept values, the typed
+/// experiment.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// Stable label, e.g. `protocol=raft,workload.arrival.rate=200`.
+    pub label: String,
+    /// Swept parameters and their values, in sweep order.
+    pub params: Vec<(String, String)>,
+    /// The experiment at this point.
+    pub experiment: Experiment,
+}
+
+/// A loaded experiment file.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The resolved document (without `sweep`), for provenance.
+    pub document: serde_yaml::Value,
+    /// The raw file text (hashed for resume checks).
+    pub text: String,
+    /// Swept parameter paths, in order.
+    pub swept: Vec<String>,
+    /// Every point.
+    pub points: Vec<Point>,
+}
+
+/// Parses `text` (from `origin`, for messages) into points, validating every
+/// one; the first problem is returned with the point and field it concerns.
+pub fn parse_plan(text: &str, origin: &str) -> anyhow::Result<Plan> {
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| anyhow!("{origin}: not valid YAML: {e}"))?;
+    if !doc.is_mapping() {
+        return Err(anyhow!(
+            "{origin}: an experiment file must be a mapping of fields"
+        ));
+    }
+    let axes = take_sweep(&mut doc).map_err(|e| anyhow!("{origin}: {e}"))?;
+    let swept: Vec<String> = axes.iter().map(|(p, _)| p.clone()).collect();
+    let mut points = Vec::new();
+    for combo in combinations(&axes) {
+        let mut point_doc = doc.clone();
+        for Assignment { path, value } in &combo {
+            set_path(&mut point_doc, path, value.clone()).map_err(|e| anyhow!("{origin}: {e}"))?;
+        }
+        let params: Vec<(String, String)> = combo
+            .iter()
+            .map(|a| (a.path.clone(), value_label(&a.value)))
+            .collect();
+        let label = if params.is_empty() {
+            "base".to_string()
+        } else {
+            params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let at = if params.is_empty() {
+            String::new()
+        } else {
+            format!(" (sweep point {label})")
+        };
+        let experiment: Experiment = serde_path_to_error::deserialize(point_doc).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                anyhow!("{origin}{at}: {inner}")
+            } else {
+                anyhow!("{origin}{at}: {path}: {inner}")
+            }
+        })?;
+        experiment
+            .validate()
+            .map_err(|e| anyhow!("{origin}{at}: {e}"))?;
+        points.push(Point {
+            label,
+            params,
+            experiment,
+        });
+    }
+    Ok(Plan {
+        document: doc,
+        text: text.to_string(),
+        swept,
+        points,
+    })
+}
+
+/// Reads and parses an experiment file.
+pub fn load_plan(path: &Path) -> anyhow::Result<Plan> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_plan(&text, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str =
+        "name: t\nprotocol: raft\nworkload:\n  arrival: {kind: open, rate: 100}\n  duration: 3s\n";
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse_plan(text, "exp.yaml").unwrap_err())
+    }
+
+    #[test]
+    fn a_sweep_expands_into_typed_points() {
+        let text = format!(
+            "{GOOD}sweep:\n  protocol: [raft, multipaxos]\n  workload.arrival.rate: [10, 20]\n"
+        );
+        let plan = parse_plan(&text, "exp.yaml").unwrap();
+        assert_eq!(plan.points.len(), 4);
+        assert_eq!(
+            plan.points[1].label,
+            "protocol=raft,workload.arrival.rate=20"
+        );
+        assert_eq!(
+            plan.points[3].experiment.workload.offered_rate(),
+            Some(20.0)
+        );
+        assert_eq!(plan.swept, vec!["protocol", "workload.arrival.rate"]);
+    }
+
+    #[test]
+    fn bad_files_name_the_field_and_the_reason() {
+        let cases = [
+            (format!("{GOOD}nodez: 3\n"), "unknown field `nodez`"),
+            (
+                GOOD.replace("raft", "zab"),
+                "protocol: unknown variant `zab`",
+            ),
+            (format!("{GOOD}nodes: 0\n"), "nodes: must be at least 1"),
+            (
+                GOOD.replace("rate: 100", "rate: -5"),
+                "workload.arrival.rate",
+            ),
+            (format!("{GOOD}  warmup: 5s\n"), "workload.warmup"),
+            (
+                format!("{GOOD}sweep:\n  nodes: [3, 0]\n"),
+                "sweep point nodes=0",
+            ),
+            (
+                GOOD.replace("duration: 3s", "duration: soon"),
+                "workload.duration",
+            ),
+            ("name: t\nworkload: [1]\n".to_string(), "exp.yaml"),
+            (":\n  - [".to_string(), "not valid YAML"),
+        ];
+        for (text, expected) in cases {
+            let e = err(&text);
+            assert!(e.contains(expected), "{text:?}\n=> {e}");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The typed experiment file. Unknown fields are errors; every field is
+//! documented here and in the README.
+
+use crate::node::storage::Durability;
+use protocols::registry::ProtocolKind;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use workloads::duration::human;
+use workloads::WorkloadSpec;
+
+/// One experiment point, after sweep values are substituted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Name; results go to `results/<name>/` unless `--out` says otherwise.
+    pub name: String,
+    /// Free text for the report.
+    #[serde(default)]
+    pub description: String,
+    /// Protocol: raft, multipaxos or unreplicated.
+    pub protocol: ProtocolKind,
+    /// Number of replicas.
+    #[serde(default = "three")]
+    pub nodes: u32,
+    /// memory, nosync or fsync (see `Durability`).
+    #[serde(default)]
+    pub durability: Durability,
+    /// Repetitions of every sweep point.
+    #[serde(default = "one")]
+    pub repetitions: u32,
+    /// Time-series window (10 ms or more).
+    #[serde(default = "default_window", with = "human")]
+    pub timeseries_window: Duration,
+    /// Record every operation to `history.csv` for `qlab check`.
+    #[serde(default)]
+    pub history: bool,
+    /// How long to wait for the cluster to elect a leader / answer.
+    #[serde(default = "default_ready", with = "human")]
+    pub ready_timeout: Duration,
+    /// The load.
+    pub workload: WorkloadSpec,
+}
+
+fn three() -> u32 {
+    3
+}
+fn one() -> u32 {
+    1
+}
+fn default_window() -> Duration {
+    Duration::from_millis(100)
+}
+fn default_ready() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Experiment {
+    /// Checks what serde cannot: ranges and relations between fields.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("name: must not be empty".into());
+        }
+        if self.name.contains('/') || self.name.contains("..") {
+            return Err(format!("name: {:?} must be a plain folder name", self.name));
+        }
+        if self.nodes == 0 {
+            return Err("nodes: must be at least 1".into());
+        }
+        if self.nodes > 64 {
+            return Err(format!(
+                "nodes: {} replicas on one machine is more than the local backend supports (64); use `qlab sim` for scale",
+                self.nodes
+            ));
+        }
+        if self.repetitions == 0 {
+            return Err("repetitions: must be at least 1".into());
+        }
+        if self.timeseries_window < Duration::from_millis(10) {
+            return Err("timeseries_window: must be at least 10ms".into());
+        }
+        self.workload.validate().map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,265 @@
+//! `qlab run EXPERIMENT.yaml`: expand the sweep, run every point on the
+//! local backend, append results point by point, resume where a previous run
+//! stopped.
+
+pub mod point;
+pub mod rows;
+
+use crate::experiment::load::{load_plan, Plan, Point};
+use crate::provenance::{sha256_bytes, Provenance};
+use crate::results::{PointKey, ResultsDir};
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use net::{ClusterCa, PeerIdentity};
+use point::{run_point, PointEnv, PointOutcome};
+use protocols::registry::ProtocolVisitor;
+use protocols::Protocol;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Arguments of `qlab run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The experiment file.
+    pub experiment: PathBuf,
+    /// Results folder (default: `results/<experiment name>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Start over: move existing results aside instead of resuming.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Validate the file and list the points, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Most replicas a local cluster certificate set is issued for.
+const MAX_LOCAL_NODES: u32 = 64;
+
+/// Creates the cluster CA and every certificate a local run needs, once per
+/// results folder.
+fn ensure_credentials(dir: &Path) -> anyhow::Result<()> {
+    if dir.join("ca.pem").exists() && dir.join("control.pem").exists() {
+        return Ok(());
+    }
+    let ca = ClusterCa::generate("quorumlab-local").context("generating the cluster CA")?;
+    ca.save(dir).context("saving the cluster CA")?;
+    let mut ids: Vec<PeerIdentity> = (0..MAX_LOCAL_NODES).map(PeerIdentity::Node).collect();
+    ids.push(PeerIdentity::Driver(0));
+    ids.push(PeerIdentity::Control);
+    for id in ids {
+        ca.issue(id)
+            .and_then(|i| i.save(dir))
+            .with_context(|| format!("issuing the certificate of {id}"))?;
+    }
+    Ok(())
+}
+
+struct RunOne<'a> {
+    point: &'a Point,
+    env: PointEnv<'a>,
+}
+
+impl ProtocolVisitor for RunOne<'_> {
+    type Output = anyhow::Result<PointOutcome>;
+    fn visit<P: Protocol>(self) -> anyhow::Result<PointOutcome> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        runtime.block_on(async {
+            tokio::select! {
+                r = run_point::<P>(self.point, &self.env) => r,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(Interrupted)),
+            }
+        })
+    }
+}
+
+/// Marker error for Ctrl-C.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+struct Interrupted;
+
+fn record(
+    results: &mut ResultsDir,
+    plan: &Plan,
+    point: &Point,
+    rep: u32,
+    out: &PointOutcome,
+) -> anyhow::Result<()> {
+    results.append(
+        &rows::timeseries_table(),
+        &rows::timeseries_rows(point, rep, out),
+    )?;
+    results.append(&rows::events_table(), &rows::event_rows(point, rep, out))?;
+    if point.experiment.history {
+        results.append(&rows::history_table(), &rows::history_rows(point, rep, out))?;
+    }
+    let name = format!("{}-r{rep}.hgrm", sanitize(&point.label));
+    results.write_latency(&name, &out.driver.recorder.hgrm())?;
+    let key = PointKey {
+        point: point.label.clone(),
+        repetition: rep,
+    };
+    results.finish_point(
+        key,
+        &rows::summary_table(&plan.swept),
+        &[rows::summary_row(point, rep, out)],
+    )
+}
+
+/// Prints a line above the progress bar, or plainly when there is no
+/// terminal to draw the bar on (CI, logs).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '=' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Runs `qlab run`.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let plan = load_plan(&args.experiment)?;
+    let first = &plan.points[0].experiment;
+    let reps = first.repetitions;
+    let total = plan.points.len() * reps as usize;
+    if args.dry_run {
+        println!(
+            "{}: {} point(s) x {} repetition(s)",
+            args.experiment.display(),
+            plan.points.len(),
+            reps
+        );
+        for p in &plan.points {
+            println!("  {}", p.label);
+        }
+        return Ok(());
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&first.name));
+    let mut results = ResultsDir::open(&out, args.fresh)?;
+    let digest = sha256_bytes(plan.text.as_bytes());
+    match Provenance::read(&out)? {
+        Some(p) if p.experiment_sha256 != digest && results.done_count() > 0 => bail!(
+            "{} holds results of a different version of {}; rerun with --fresh (old results are moved aside, not deleted) or --out",
+            out.display(),
+            args.experiment.display()
+        ),
+        Some(_) => {}
+        None => Provenance::collect(plan.document.clone(), digest).write(&out)?,
+    }
+    let cluster_dir = out.join("cluster");
+    ensure_credentials(&cluster_dir)?;
+    let exe = std::env::current_exe().context("locating the qlab binary")?;
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} points, eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let resumed = results.done_count();
+    if resumed > 0 {
+        say(
+            &bar,
+            format!("resuming: {resumed} point(s) already in {}", out.display()),
+        );
+    }
+    let mut failures = Vec::new();
+    for point in &plan.points {
+        for rep in 0..reps {
+            let key = PointKey {
+                point: point.label.clone(),
+                repetition: rep,
+            };
+            if results.is_done(&key) {
+                bar.inc(1);
+                continue;
+            }
+            bar.set_message(format!("{} r{rep}", point.label));
+            let work_dir = out
+                .join("work")
+                .join(format!("{}-r{rep}", sanitize(&point.label)));
+            let _ = std::fs::remove_dir_all(&work_dir);
+            let outcome = point.experiment.protocol.visit(RunOne {
+                point,
+                env: PointEnv {
+                    exe: &exe,
+                    cluster_dir: &cluster_dir,
+                    work_dir: &work_dir,
+                    repetition: rep,
+                },
+            });
+            match outcome {
+                Ok(o) => {
+                    record(&mut results, &plan, point, rep, &o)?;
+                    let s = o.driver.recorder.summary();
+                    say(
+                        &bar,
+                        format!(
+                            "{} r{rep}: {:.0} ops/s, p50 {} us, p99 {} us, {} errors, {} timeouts",
+                            point.label,
+                            s.achieved_ops_per_s,
+                            s.p50_us,
+                            s.p99_us,
+                            s.errors,
+                            s.timeouts
+                        ),
+                    );
+                    if o.driver.cpu_utilisation > 0.9 {
+                        say(
+                            &bar,
+                            format!(
+                            "warning: the driver used {:.0}% of a core: it may be the bottleneck",
+                            o.driver.cpu_utilisation * 100.0
+                        ),
+                        );
+                    }
+                }
+                Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+                    bar.abandon_with_message("interrupted");
+                    eprintln!(
+                        "interrupted: every node was stopped; {} finished point(s) are kept in {}; rerun the same command to resume",
+                        results.done_count(),
+                        out.display()
+                    );
+                    std::process::exit(130);
+                }
+                Err(e) => {
+                    say(&bar, format!("{} r{rep}: FAILED: {e:#}", point.label));
+                    failures.push(format!("{} r{rep}: {e:#}", point.label));
+                }
+            }
+            bar.inc(1);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    bar.finish_with_message("done");
+    println!("results in {}", out.display());
+    if !failures.is_empty() {
+        bail!(
+            "{} point(s) failed (finished points are kept; rerun to retry the failed ones):\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(())
+}

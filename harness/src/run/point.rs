@@ -1,0 +1,193 @@
+//! Running one sweep point on the local backend: start the cluster, wait
+//! for it, drive the load, stop everything, gather what happened.
+
+use crate::experiment::load::Point;
+use crate::local::cluster::{ClusterSpec, LocalCluster};
+use anyhow::{bail, Context};
+use net::{Endpoint, EndpointConfig, Identity, PeerIdentity};
+use protocols::core::{Cluster, Protocol, Role};
+use protocols::wire::{ControlReply, ControlRequest, Wire};
+use std::path::Path;
+use std::time::Duration;
+use tokio::time::Instant;
+use workloads::driver::{drive, DriverConfig, DriverOutput};
+
+/// A node event on the experiment's clock.
+#[derive(Clone, Debug)]
+pub struct TimedEvent {
+    /// Milliseconds since the driver's time zero (negative: before load).
+    pub time_ms: f64,
+    /// Node id.
+    pub node: String,
+    /// Event kind.
+    pub kind: String,
+    /// Detail.
+    pub detail: String,
+}
+
+/// What one point produced.
+pub struct PointOutcome {
+    /// The driver's measurements.
+    pub driver: DriverOutput,
+    /// Node events.
+    pub events: Vec<TimedEvent>,
+}
+
+/// Where a point runs.
+pub struct PointEnv<'a> {
+    /// The `qlab` binary.
+    pub exe: &'a Path,
+    /// Certificates.
+    pub cluster_dir: &'a Path,
+    /// Scratch folder for this point.
+    pub work_dir: &'a Path,
+    /// Repetition (varies the seed).
+    pub repetition: u32,
+}
+
+/// Asks every node for its status until one leads (or, for protocols
+/// without leaders, all answer), or `limit` passes.
+async fn wait_ready<M>(
+    control: &Endpoint<Wire<M>>,
+    inbox: &mut net::Inbox<Wire<M>>,
+    nodes: u32,
+    limit: Duration,
+) -> anyhow::Result<()>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    let deadline = Instant::now() + limit;
+    let mut last = Vec::new();
+    while Instant::now() < deadline {
+        for n in 0..nodes {
+            let _ = control.try_send(
+                PeerIdentity::Node(n),
+                &Wire::Control(ControlRequest::Status),
+            );
+        }
+        let round_end = Instant::now() + Duration::from_millis(150);
+        let mut answered = std::collections::BTreeMap::new();
+        while let Ok(Some((from, msg))) = tokio::time::timeout_at(round_end, inbox.recv()).await {
+            if let (PeerIdentity::Node(n), Wire::ControlReply(ControlReply::Status(s))) =
+                (from, msg)
+            {
+                answered.insert(n, s);
+            }
+        }
+        let leader = answered.values().any(|s| s.role == Role::Leader);
+        let leaderless = answered.values().all(|s| s.role == Role::Replica);
+        if answered.len() as u32 == nodes && (leader || leaderless) {
+            return Ok(());
+        }
+        last = answered.into_iter().collect();
+    }
+    bail!("the cluster was not ready within {limit:?} (last statuses: {last:?}); see the node logs")
+}
+
+fn read_events(files: &[std::path::PathBuf], zero_unix_ns: u128) -> Vec<TimedEvent> {
+    let mut events = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for line in text.lines() {
+            let mut parts = line.splitn(4, ',');
+            let (Some(t), Some(node), Some(kind)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(t) = t.parse::<u128>() else { continue };
+            let time_ms = (t as f64 - zero_unix_ns as f64) / 1e6;
+            events.push(TimedEvent {
+                time_ms,
+                node: node.to_string(),
+                kind: kind.to_string(),
+                detail: parts.next().unwrap_or("").to_string(),
+            });
+        }
+    }
+    events.sort_by(|a, b| a.time_ms.total_cmp(&b.time_ms));
+    events
+}
+
+/// Runs one point of protocol `P`.
+pub async fn run_point<P: Protocol>(
+    point: &Point,
+    env: &PointEnv<'_>,
+) -> anyhow::Result<PointOutcome> {
+    let exp = &point.experiment;
+    let seed = exp.workload.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
+    let mut cluster = LocalCluster::start(&ClusterSpec {
+        exe: env.exe,
+        protocol: P::NAME,
+        nodes: exp.nodes,
+        durability: exp.durability,
+        cluster_dir: env.cluster_dir,
+        work_dir: env.work_dir,
+        seed,
+    })?;
+    let result = drive_cluster::<P>(point, env, &mut cluster, seed).await;
+    cluster.stop().await;
+    let driver = result?;
+    let events = read_events(&cluster.event_files, driver.start_unix_ns);
+    Ok(PointOutcome { driver, events })
+}
+
+async fn drive_cluster<P: Protocol>(
+    point: &Point,
+    env: &PointEnv<'_>,
+    cluster: &mut LocalCluster,
+    seed: u64,
+) -> anyhow::Result<DriverOutput> {
+    let exp = &point.experiment;
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().context("loopback address")?;
+    let control_id = Identity::load(env.cluster_dir, PeerIdentity::Control)
+        .context("loading the control certificate")?;
+    let (control, mut control_inbox) =
+        Endpoint::<Wire<P::Message>>::bind(any, &control_id, EndpointConfig::default())
+            .context("binding the control endpoint")?;
+    for (i, addr) in cluster.addrs.iter().enumerate() {
+        control.add_peer(PeerIdentity::Node(i as u32), *addr);
+    }
+    let ready = wait_ready(&control, &mut control_inbox, exp.nodes, exp.ready_timeout).await;
+    let dead = cluster.exited();
+    if !dead.is_empty() {
+        bail!(
+            "{} exited during start-up; see their logs in {}",
+            dead.join(", "),
+            env.work_dir.display()
+        );
+    }
+    ready?;
+    let driver_id = Identity::load(env.cluster_dir, PeerIdentity::Driver(0))
+        .context("loading the driver certificate")?;
+    let (endpoint, inbox) =
+        Endpoint::<Wire<P::Message>>::bind(any, &driver_id, EndpointConfig::default())
+            .context("binding the driver endpoint")?;
+    for (i, addr) in cluster.addrs.iter().enumerate() {
+        endpoint.add_peer(PeerIdentity::Node(i as u32), *addr);
+    }
+    for i in 0..exp.nodes {
+        endpoint
+            .wait_connected(PeerIdentity::Node(i), Duration::from_secs(2))
+            .await;
+    }
+    let mut workload = exp.workload.clone();
+    workload.seed = seed;
+    let output = drive::<P>(
+        &workload,
+        &Cluster::new(exp.nodes),
+        &P::Config::default(),
+        endpoint.clone(),
+        inbox,
+        DriverConfig {
+            driver: 0,
+            window: exp.timeseries_window,
+            record_history: exp.history,
+        },
+    )
+    .await;
+    endpoint.shutdown(Duration::from_millis(200)).await;
+    control.shutdown(Duration::from_millis(100)).await;
+    Ok(output)
+}

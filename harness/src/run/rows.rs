@@ -1,0 +1,244 @@
+//! Turning a point's outcome into result rows.
+
+use super::point::PointOutcome;
+use crate::experiment::load::Point;
+use crate::results::{Row, Table};
+use protocols::check::Outcome;
+
+/// Columns of `summary.csv` before the swept parameters.
+const SUMMARY_HEAD: &[&str] = &[
+    "experiment",
+    "protocol",
+    "nodes",
+    "durability",
+    "backend",
+    "simulated",
+    "load",
+];
+/// Columns of `summary.csv` after the swept parameters.
+const SUMMARY_TAIL: &[&str] = &[
+    "clients",
+    "offered_ops_per_s",
+    "achieved_ops_per_s",
+    "completed",
+    "errors",
+    "timeouts",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+    "p999_us",
+    "max_us",
+    "mean_us",
+    "service_p50_us",
+    "service_p99_us",
+    "warmup_s",
+    "measured_s",
+    "issued",
+    "backlogged",
+    "driver_cpu_percent",
+];
+
+/// The summary table for a sweep over `swept` parameters.
+pub fn summary_table(swept: &[String]) -> Table {
+    let mut cols: Vec<&str> = SUMMARY_HEAD.to_vec();
+    cols.extend_from_slice(SUMMARY_TAIL);
+    let extra: Vec<String> = swept
+        .iter()
+        .filter(|s| !SUMMARY_HEAD.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    Table::new("summary.csv", &cols).with_extra(&extra, SUMMARY_HEAD.len())
+}
+
+/// The time-series table.
+pub fn timeseries_table() -> Table {
+    Table::new(
+        "timeseries.csv",
+        &[
+            "protocol",
+            "window_start_ms",
+            "window_ms",
+            "completed",
+            "errors",
+            "timeouts",
+            "p50_us",
+            "p99_us",
+            "max_us",
+        ],
+    )
+}
+
+/// The events table.
+pub fn events_table() -> Table {
+    Table::new("events.csv", &["time_ms", "node", "kind", "detail"])
+}
+
+/// The history table.
+pub fn history_table() -> Table {
+    Table::new(
+        "history.csv",
+        &[
+            "client",
+            "op",
+            "key",
+            "value",
+            "expected_version",
+            "invoke_ns",
+            "return_ns",
+            "outcome",
+            "result_value",
+            "result_version",
+        ],
+    )
+}
+
+fn key_cols(point: &Point, repetition: u32) -> Row {
+    vec![
+        ("point".into(), point.label.clone()),
+        ("repetition".into(), repetition.to_string()),
+    ]
+}
+
+/// The summary row of a point.
+pub fn summary_row(point: &Point, repetition: u32, out: &PointOutcome) -> Row {
+    let e = &point.experiment;
+    let s = out.driver.recorder.summary();
+    let (warm, end) = e.workload.measured();
+    let mut row = key_cols(point, repetition);
+    let mut put = |k: &str, v: String| row.push((k.to_string(), v));
+    put("experiment", e.name.clone());
+    put("protocol", e.protocol.to_string());
+    put("nodes", e.nodes.to_string());
+    put("durability", e.durability.to_string());
+    put("backend", "local".into());
+    put("simulated", "false".into());
+    put("load", e.workload.loop_kind().into());
+    put("clients", e.workload.clients.to_string());
+    put(
+        "offered_ops_per_s",
+        e.workload
+            .offered_rate()
+            .map(|r| format!("{r}"))
+            .unwrap_or_default(),
+    );
+    put("achieved_ops_per_s", format!("{:.1}", s.achieved_ops_per_s));
+    put("completed", s.completed.to_string());
+    put("errors", s.errors.to_string());
+    put("timeouts", s.timeouts.to_string());
+    put("p50_us", s.p50_us.to_string());
+    put("p90_us", s.p90_us.to_string());
+    put("p99_us", s.p99_us.to_string());
+    put("p999_us", s.p999_us.to_string());
+    put("max_us", s.max_us.to_string());
+    put("mean_us", format!("{:.1}", s.mean_us));
+    put("service_p50_us", s.service_p50_us.to_string());
+    put("service_p99_us", s.service_p99_us.to_string());
+    put("warmup_s", format!("{}", warm.as_secs_f64()));
+    put(
+        "measured_s",
+        format!("{}", end.saturating_sub(warm).as_secs_f64()),
+    );
+    put("issued", out.driver.issued.to_string());
+    put("backlogged", out.driver.backlogged.to_string());
+    put(
+        "driver_cpu_percent",
+        format!("{:.1}", out.driver.cpu_utilisation * 100.0),
+    );
+    for (k, v) in &point.params {
+        row.push((k.clone(), v.clone()));
+    }
+    row
+}
+
+/// Time-series rows of a point.
+pub fn timeseries_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<Row> {
+    out.driver
+        .recorder
+        .timeseries()
+        .into_iter()
+        .map(|w| {
+            let mut row = key_cols(point, repetition);
+            for (k, v) in [
+                ("protocol", point.experiment.protocol.to_string()),
+                ("window_start_ms", w.start_ms.to_string()),
+                ("window_ms", w.window_ms.to_string()),
+                ("completed", w.completed.to_string()),
+                ("errors", w.errors.to_string()),
+                ("timeouts", w.timeouts.to_string()),
+                ("p50_us", w.p50_us.to_string()),
+                ("p99_us", w.p99_us.to_string()),
+                ("max_us", w.max_us.to_string()),
+            ] {
+                row.push((k.to_string(), v));
+            }
+            row
+        })
+        .collect()
+}
+
+/// Event rows of a point.
+pub fn event_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<Row> {
+    out.events
+        .iter()
+        .map(|e| {
+            let mut row = key_cols(point, repetition);
+            row.push(("time_ms".into(), format!("{:.3}", e.time_ms)));
+            row.push(("node".into(), e.node.clone()));
+            row.push(("kind".into(), e.kind.clone()));
+            row.push(("detail".into(), e.detail.clone()));
+            row
+        })
+        .collect()
+}
+
+/// History rows of a point.
+pub fn history_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<Row> {
+    use protocols::kv::{Command, Response};
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    out.driver
+        .history
+        .iter()
+        .map(|op| {
+            let mut row = key_cols(point, repetition);
+            let (kind, value, expected) = match &op.command {
+                Command::Get { .. } => ("get", String::new(), String::new()),
+                Command::Put { value, .. } => ("put", text(value), String::new()),
+                Command::Cas {
+                    value,
+                    expected_version,
+                    ..
+                } => ("cas", text(value), expected_version.to_string()),
+            };
+            let (outcome, rv, rver) = match &op.outcome {
+                Outcome::Ok(Response::Value { value, version }) => (
+                    "ok",
+                    value.as_ref().map(|v| text(v)).unwrap_or_default(),
+                    version.to_string(),
+                ),
+                Outcome::Ok(Response::Written { version }) => {
+                    ("ok", String::new(), version.to_string())
+                }
+                Outcome::Ok(Response::CasFailed { current_version }) => {
+                    ("cas_failed", String::new(), current_version.to_string())
+                }
+                Outcome::Fail => ("fail", String::new(), String::new()),
+                Outcome::Unknown => ("info", String::new(), String::new()),
+            };
+            for (k, v) in [
+                ("client", op.client.to_string()),
+                ("op", kind.to_string()),
+                ("key", op.command.key().to_string()),
+                ("value", value),
+                ("expected_version", expected),
+                ("invoke_ns", op.invoke.as_nanos().to_string()),
+                ("return_ns", op.ret.as_nanos().to_string()),
+                ("outcome", outcome.to_string()),
+                ("result_value", rv),
+                ("result_version", rver),
+            ] {
+                row.push((k.to_string(), v));
+            }
+            row
+        })
+        .collect()
+}
