@@ -2,9 +2,10 @@
 //!
 //! Subcommands: `run` (experiments on a local cluster), `node` (one replica),
 //! `sim` (randomized simulator runs with safety and linearizability checks).
-//! `drive` for remote drivers, `plot`, `report` and `check` come with the
-//! testbed and analysis work.
+//! `drive` (a stand-alone driver); `plot`, `report` and `check` come with the
+//! analysis work.
 
+mod cmd_drive;
 mod cmd_sim;
 mod experiment;
 mod local;
@@ -34,6 +35,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run one replica (started by `qlab run`'s cluster backends).
     Node(node::cli::NodeArgs),
+    /// Drive a workload against running nodes and write its measurements.
+    Drive(cmd_drive::DriveArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Command::Sim(args) => cmd_sim::run(args),
         Command::Node(args) => node::cli::run(args),
         Command::Run(args) => run::run(args),
+        Command::Drive(args) => cmd_drive::run(args),
     }
 }

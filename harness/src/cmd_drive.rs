@@ -1,0 +1,109 @@
+//! `qlab drive`: a stand-alone load driver against running nodes (what a
+//! testbed backend starts on driver hosts; `qlab run`'s local backend runs
+//! the same driver in-process).
+
+use anyhow::{bail, Context};
+use clap::Args;
+use net::{Endpoint, EndpointConfig, Identity, PeerIdentity};
+use protocols::core::{Cluster, Protocol};
+use protocols::registry::{ProtocolKind, ProtocolVisitor};
+use protocols::wire::Wire;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use workloads::driver::{drive, DriverConfig};
+use workloads::WorkloadSpec;
+
+/// Arguments of `qlab drive`.
+#[derive(Args, Debug)]
+pub struct DriveArgs {
+    /// Protocol the nodes run (its client logic is used).
+    #[arg(long)]
+    protocol: String,
+    /// Every node's address, comma-separated, in id order.
+    #[arg(long, value_delimiter = ',')]
+    nodes: Vec<SocketAddr>,
+    /// Folder with the cluster CA and this driver's certificate.
+    #[arg(long)]
+    cluster_dir: PathBuf,
+    /// A YAML file holding a workload (the `workload:` section of an
+    /// experiment, on its own).
+    #[arg(long)]
+    workload: PathBuf,
+    /// This driver's index (its certificate is `driver-N`).
+    #[arg(long, default_value_t = 0)]
+    driver: u32,
+    /// Time-series window.
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    window: Duration,
+    /// Where to write `summary.yaml`, `timeseries.csv` and `latency.hgrm`.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+struct Drive(DriveArgs, WorkloadSpec);
+
+impl ProtocolVisitor for Drive {
+    type Output = anyhow::Result<()>;
+    fn visit<P: Protocol>(self) -> anyhow::Result<()> {
+        let Drive(args, spec) = self;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        runtime.block_on(async move {
+            let me = PeerIdentity::Driver(args.driver);
+            let identity = Identity::load(&args.cluster_dir, me).with_context(|| format!("loading the certificate of {me}"))?;
+            let any: SocketAddr = "127.0.0.1:0".parse().context("address")?;
+            let bind = if args.nodes.first().is_some_and(|a| a.is_ipv6()) { "[::]:0".parse().context("address")? } else if args.nodes.first().is_some_and(|a| !a.ip().is_loopback()) { "0.0.0.0:0".parse().context("address")? } else { any };
+            let (endpoint, inbox) = Endpoint::<Wire<P::Message>>::bind(bind, &identity, EndpointConfig::default())
+                .context("binding the driver endpoint")?;
+            for (i, addr) in args.nodes.iter().enumerate() {
+                endpoint.add_peer(PeerIdentity::Node(i as u32), *addr);
+            }
+            let size = u32::try_from(args.nodes.len()).context("too many nodes")?;
+            let out = drive::<P>(
+                &spec,
+                &Cluster::new(size),
+                &P::Config::default(),
+                endpoint.clone(),
+                inbox,
+                DriverConfig { driver: args.driver, window: args.window, record_history: false },
+            )
+            .await;
+            endpoint.shutdown(Duration::from_millis(200)).await;
+            std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+            let s = out.recorder.summary();
+            let summary = format!(
+                "achieved_ops_per_s: {:.1}\ncompleted: {}\nerrors: {}\ntimeouts: {}\np50_us: {}\np90_us: {}\np99_us: {}\np999_us: {}\nmax_us: {}\nservice_p50_us: {}\nservice_p99_us: {}\nissued: {}\nbacklogged: {}\ndriver_cpu_percent: {:.1}\nstart_unix_ns: {}\n",
+                s.achieved_ops_per_s, s.completed, s.errors, s.timeouts, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.max_us,
+                s.service_p50_us, s.service_p99_us, out.issued, out.backlogged, out.cpu_utilisation * 100.0, out.start_unix_ns
+            );
+            std::fs::write(args.out.join("summary.yaml"), summary).context("writing summary.yaml")?;
+            std::fs::write(args.out.join("latency.hgrm"), out.recorder.hgrm()).context("writing latency.hgrm")?;
+            let mut w = csv::Writer::from_path(args.out.join("timeseries.csv")).context("writing timeseries.csv")?;
+            w.write_record(["window_start_ms", "window_ms", "completed", "errors", "timeouts", "p50_us", "p99_us", "max_us"])?;
+            for r in out.recorder.timeseries() {
+                w.write_record([r.start_ms, r.window_ms, r.completed, r.errors, r.timeouts, r.p50_us, r.p99_us, r.max_us].map(|v| v.to_string()))?;
+            }
+            w.flush()?;
+            println!("{:.0} ops/s, p50 {} us, p99 {} us, {} errors, {} timeouts", s.achieved_ops_per_s, s.p50_us, s.p99_us, s.errors, s.timeouts);
+            Ok(())
+        })
+    }
+}
+
+/// Runs `qlab drive`.
+pub fn run(args: DriveArgs) -> anyhow::Result<()> {
+    let kind: ProtocolKind = args.protocol.parse().context("--protocol")?;
+    if args.nodes.is_empty() {
+        bail!("--nodes: give at least one node address");
+    }
+    let text = std::fs::read_to_string(&args.workload)
+        .with_context(|| format!("reading {}", args.workload.display()))?;
+    let spec: WorkloadSpec = serde_yaml::from_str(&text)
+        .with_context(|| format!("{}: not a workload", args.workload.display()))?;
+    spec.validate()
+        .with_context(|| args.workload.display().to_string())?;
+    kind.visit(Drive(args, spec))
+}
