@@ -3,6 +3,7 @@
 //! linearizability checker.
 
 pub mod history;
+pub mod recovery;
 pub mod stats;
 
 pub use protocols::check;

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
-use net::{Endpoint, EndpointConfig, Identity, PeerIdentity};
+use net::{Endpoint, Identity, PeerIdentity};
 use protocols::core::{Cluster, Protocol};
 use protocols::registry::{ProtocolKind, ProtocolVisitor};
 use protocols::wire::Wire;
@@ -56,7 +56,7 @@ impl ProtocolVisitor for Drive {
             let identity = Identity::load(&args.cluster_dir, me).with_context(|| format!("loading the certificate of {me}"))?;
             let any: SocketAddr = "127.0.0.1:0".parse().context("address")?;
             let bind = if args.nodes.first().is_some_and(|a| a.is_ipv6()) { "[::]:0".parse().context("address")? } else if args.nodes.first().is_some_and(|a| !a.ip().is_loopback()) { "0.0.0.0:0".parse().context("address")? } else { any };
-            let (endpoint, inbox) = Endpoint::<Wire<P::Message>>::bind(bind, &identity, EndpointConfig::default())
+            let (endpoint, inbox) = Endpoint::<Wire<P::Message>>::bind(bind, &identity, crate::node::cli::node_endpoint_config())
                 .context("binding the driver endpoint")?;
             for (i, addr) in args.nodes.iter().enumerate() {
                 endpoint.add_peer(PeerIdentity::Node(i as u32), *addr);

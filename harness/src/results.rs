@@ -85,7 +85,13 @@ impl ResultsDir {
             done: BTreeSet::new(),
         };
         results.done = results.read_keys("summary.csv")?;
-        for file in ["timeseries.csv", "events.csv", "history.csv", "trials.csv"] {
+        for file in [
+            "timeseries.csv",
+            "events.csv",
+            "history.csv",
+            "recovery.csv",
+            "trials.csv",
+        ] {
             results.drop_unfinished(file)?;
         }
         Ok(results)

@@ -22,3 +22,29 @@ pub mod human {
         })
     }
 }
+
+/// Serde helpers for an optional human duration (`null` or absent = none).
+pub mod human_opt {
+    use super::*;
+
+    /// Serializes `None` as null.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => human::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Accepts a human duration or null.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| {
+            humantime::parse_duration(s.trim()).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{s:?} is not a duration ({e}); write e.g. \"500ms\" or \"2s\""
+                ))
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,6 +1,7 @@
 //! The typed experiment file. Unknown fields are errors; every field is
 //! documented here and in the README.
 
+use super::faults::{self, Fault};
 use crate::node::storage::Durability;
 use protocols::registry::ProtocolKind;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,41 @@ pub struct Experiment {
     pub ready_timeout: Duration,
     /// The load.
     pub workload: WorkloadSpec,
+    /// The fault timeline (see `faults.rs`), on the load's clock.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// How recovery is judged (see `recovery.csv`).
+    #[serde(default)]
+    pub recovery: RecoveryParams,
+}
+
+/// Parameters of the recovery metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryParams {
+    /// Throughput counts as recovered at this fraction of its pre-fault
+    /// median.
+    #[serde(default = "ninety")]
+    pub threshold: f64,
+    /// ... held for this long.
+    #[serde(default = "second", with = "human")]
+    pub sustain: Duration,
+}
+
+impl Default for RecoveryParams {
+    fn default() -> Self {
+        RecoveryParams {
+            threshold: ninety(),
+            sustain: second(),
+        }
+    }
+}
+
+fn ninety() -> f64 {
+    0.9
+}
+fn second() -> Duration {
+    Duration::from_secs(1)
 }
 
 fn three() -> u32 {
@@ -78,6 +114,10 @@ impl Experiment {
         if self.timeseries_window < Duration::from_millis(10) {
             return Err("timeseries_window: must be at least 10ms".into());
         }
-        self.workload.validate().map_err(|e| e.to_string())
+        if !(self.recovery.threshold > 0.0 && self.recovery.threshold <= 1.0) {
+            return Err("recovery.threshold: must be in (0, 1]".into());
+        }
+        self.workload.validate().map_err(|e| e.to_string())?;
+        faults::validate(&self.faults, self.nodes, self.workload.duration)
     }
 }

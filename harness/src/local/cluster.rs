@@ -15,6 +15,8 @@ pub struct LocalCluster {
     pub addrs: Vec<SocketAddr>,
     /// Their event files, by node id.
     pub event_files: Vec<PathBuf>,
+    /// How each was started, to restart it the same way.
+    commands: Vec<(PathBuf, Vec<String>, PathBuf)>,
 }
 
 /// Picks `n` free UDP ports on 127.0.0.1 (bound, then released for the
@@ -62,6 +64,7 @@ impl LocalCluster {
             .join(",");
         let mut nodes = Vec::new();
         let mut event_files = Vec::new();
+        let mut commands = Vec::new();
         for id in 0..spec.nodes {
             let events = spec.work_dir.join(format!("node-{id}.events.csv"));
             let data = spec.work_dir.join(format!("node-{id}.data"));
@@ -92,12 +95,52 @@ impl LocalCluster {
                 &log,
             )?);
             event_files.push(events);
+            commands.push((spec.exe.to_path_buf(), args, log));
         }
         Ok(LocalCluster {
             nodes,
             addrs,
             event_files,
+            commands,
         })
+    }
+
+    /// SIGKILLs node `id`.
+    pub fn crash(&mut self, id: u32) {
+        if let Some(n) = self.nodes.get_mut(id as usize) {
+            n.kill();
+        }
+    }
+
+    /// Starts node `id` again with its original arguments (its durable
+    /// state, if any, comes back from its write-ahead log).
+    pub fn restart(&mut self, id: u32) -> anyhow::Result<()> {
+        let Some((exe, args, log)) = self.commands.get(id as usize) else {
+            anyhow::bail!("no node {id}");
+        };
+        let Some(slot) = self.nodes.get_mut(id as usize) else {
+            anyhow::bail!("no node {id}");
+        };
+        // A crash was just signalled: give the kernel a moment to reap it.
+        for _ in 0..100 {
+            if slot.has_exited() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if !slot.has_exited() {
+            anyhow::bail!("node {id} is still running");
+        }
+        *slot = Supervised::spawn(&format!("node-{id}"), exe, args, log)?;
+        Ok(())
+    }
+
+    /// Sends a signal to node `id` (SIGSTOP / SIGCONT for pauses).
+    pub fn signal(&self, id: u32, signal: i32) -> anyhow::Result<()> {
+        match self.nodes.get(id as usize) {
+            Some(n) => n.signal(signal),
+            None => anyhow::bail!("no node {id}"),
+        }
     }
 
     /// Stops every replica (SIGTERM, then SIGKILL after a grace period).

@@ -98,6 +98,12 @@ impl Supervised {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    /// SIGKILL now (the crash fault); the process is reaped by the next
+    /// `has_exited` or `stop`.
+    pub fn kill(&mut self) {
+        let _ = self.child.start_kill();
+    }
+
     /// Asks politely (SIGTERM), waits up to `grace`, then SIGKILLs; always
     /// reaps the process.
     pub async fn stop(&mut self, grace: Duration) {

@@ -2,6 +2,7 @@
 //! local backend, append results point by point, resume where a previous run
 //! stopped.
 
+pub mod inject;
 pub mod point;
 pub mod rows;
 
@@ -94,6 +95,12 @@ fn record(
         &rows::timeseries_rows(point, rep, out),
     )?;
     results.append(&rows::events_table(), &rows::event_rows(point, rep, out))?;
+    if !point.experiment.faults.is_empty() {
+        results.append(
+            &rows::recovery_table(),
+            &rows::recovery_rows(point, rep, out),
+        )?;
+    }
     if point.experiment.history {
         results.append(&rows::history_table(), &rows::history_rows(point, rep, out))?;
     }

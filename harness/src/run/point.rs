@@ -1,12 +1,15 @@
 //! Running one sweep point on the local backend: start the cluster, wait
 //! for it, drive the load, stop everything, gather what happened.
 
+use super::inject::{FaultEvent, Injector};
 use crate::experiment::load::Point;
 use crate::local::cluster::{ClusterSpec, LocalCluster};
+use crate::node::cli::node_endpoint_config;
 use anyhow::{bail, Context};
-use net::{Endpoint, EndpointConfig, Identity, PeerIdentity};
+use net::{Endpoint, Identity, PeerIdentity};
 use protocols::core::{Cluster, Protocol, Role};
 use protocols::wire::{ControlReply, ControlRequest, Wire};
+use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -74,9 +77,18 @@ where
                 answered.insert(n, s);
             }
         }
-        let leader = answered.values().any(|s| s.role == Role::Leader);
+        // Ready when every node answers and all follow one leader that
+        // knows it leads (or, without leaders, all are replicas).
+        let leaders: std::collections::BTreeSet<Option<u32>> =
+            answered.values().map(|s| s.leader).collect();
+        let agreed = match leaders.iter().next() {
+            Some(Some(l)) if leaders.len() == 1 => {
+                answered.get(l).is_some_and(|s| s.role == Role::Leader)
+            }
+            _ => false,
+        };
         let leaderless = answered.values().all(|s| s.role == Role::Replica);
-        if answered.len() as u32 == nodes && (leader || leaderless) {
+        if answered.len() as u32 == nodes && (agreed || leaderless) {
             return Ok(());
         }
         last = answered.into_iter().collect();
@@ -117,7 +129,7 @@ pub async fn run_point<P: Protocol>(
 ) -> anyhow::Result<PointOutcome> {
     let exp = &point.experiment;
     let seed = exp.workload.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
-    let mut cluster = LocalCluster::start(&ClusterSpec {
+    let cluster = RefCell::new(LocalCluster::start(&ClusterSpec {
         exe: env.exe,
         protocol: P::NAME,
         nodes: exp.nodes,
@@ -125,32 +137,43 @@ pub async fn run_point<P: Protocol>(
         cluster_dir: env.cluster_dir,
         work_dir: env.work_dir,
         seed,
-    })?;
-    let result = drive_cluster::<P>(point, env, &mut cluster, seed).await;
+    })?);
+    let result = drive_cluster::<P>(point, env, &cluster, seed).await;
+    let mut cluster = cluster.into_inner();
     cluster.stop().await;
-    let driver = result?;
-    let events = read_events(&cluster.event_files, driver.start_unix_ns);
+    let (driver, faults) = result?;
+    let mut events = read_events(&cluster.event_files, driver.start_unix_ns);
+    for (t, node, kind, detail) in faults {
+        events.push(TimedEvent {
+            time_ms: (t as f64 - driver.start_unix_ns as f64) / 1e6,
+            node,
+            kind,
+            detail,
+        });
+    }
+    events.sort_by(|a, b| a.time_ms.total_cmp(&b.time_ms));
     Ok(PointOutcome { driver, events })
 }
 
 async fn drive_cluster<P: Protocol>(
     point: &Point,
     env: &PointEnv<'_>,
-    cluster: &mut LocalCluster,
+    cluster: &RefCell<LocalCluster>,
     seed: u64,
-) -> anyhow::Result<DriverOutput> {
+) -> anyhow::Result<(DriverOutput, Vec<FaultEvent>)> {
     let exp = &point.experiment;
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().context("loopback address")?;
     let control_id = Identity::load(env.cluster_dir, PeerIdentity::Control)
         .context("loading the control certificate")?;
     let (control, mut control_inbox) =
-        Endpoint::<Wire<P::Message>>::bind(any, &control_id, EndpointConfig::default())
+        Endpoint::<Wire<P::Message>>::bind(any, &control_id, node_endpoint_config())
             .context("binding the control endpoint")?;
-    for (i, addr) in cluster.addrs.iter().enumerate() {
+    let addrs = cluster.borrow().addrs.clone();
+    for (i, addr) in addrs.iter().enumerate() {
         control.add_peer(PeerIdentity::Node(i as u32), *addr);
     }
     let ready = wait_ready(&control, &mut control_inbox, exp.nodes, exp.ready_timeout).await;
-    let dead = cluster.exited();
+    let dead = cluster.borrow_mut().exited();
     if !dead.is_empty() {
         bail!(
             "{} exited during start-up; see their logs in {}",
@@ -162,9 +185,9 @@ async fn drive_cluster<P: Protocol>(
     let driver_id = Identity::load(env.cluster_dir, PeerIdentity::Driver(0))
         .context("loading the driver certificate")?;
     let (endpoint, inbox) =
-        Endpoint::<Wire<P::Message>>::bind(any, &driver_id, EndpointConfig::default())
+        Endpoint::<Wire<P::Message>>::bind(any, &driver_id, node_endpoint_config())
             .context("binding the driver endpoint")?;
-    for (i, addr) in cluster.addrs.iter().enumerate() {
+    for (i, addr) in addrs.iter().enumerate() {
         endpoint.add_peer(PeerIdentity::Node(i as u32), *addr);
     }
     for i in 0..exp.nodes {
@@ -174,20 +197,27 @@ async fn drive_cluster<P: Protocol>(
     }
     let mut workload = exp.workload.clone();
     workload.seed = seed;
-    let output = drive::<P>(
-        &workload,
-        &Cluster::new(exp.nodes),
-        &P::Config::default(),
-        endpoint.clone(),
-        inbox,
-        DriverConfig {
-            driver: 0,
-            window: exp.timeseries_window,
-            record_history: exp.history,
-        },
-    )
-    .await;
+    let mut injector = Injector::new(cluster, &control, control_inbox, exp.nodes);
+    let members = Cluster::new(exp.nodes);
+    let config = P::Config::default();
+    let start = Instant::now();
+    let (output, ()) = tokio::join!(
+        drive::<P>(
+            &workload,
+            &members,
+            &config,
+            endpoint.clone(),
+            inbox,
+            DriverConfig {
+                driver: 0,
+                window: exp.timeseries_window,
+                record_history: exp.history,
+            },
+        ),
+        injector.run(&exp.faults, start)
+    );
+    let faults = std::mem::take(&mut injector.events);
     endpoint.shutdown(Duration::from_millis(200)).await;
     control.shutdown(Duration::from_millis(100)).await;
-    Ok(output)
+    Ok((output, faults))
 }

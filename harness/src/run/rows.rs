@@ -242,3 +242,90 @@ pub fn history_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<R
         })
         .collect()
 }
+
+/// The recovery table: one row per injected fault.
+pub fn recovery_table() -> Table {
+    Table::new(
+        "recovery.csv",
+        &[
+            "protocol",
+            "fault",
+            "fault_node",
+            "fault_ms",
+            "time_to_leader_ms",
+            "unavailable_ms",
+            "recovery_ms",
+            "baseline_ops_per_s",
+            "errors",
+            "timeouts",
+        ],
+    )
+}
+
+/// Recovery rows of a point: one per fault that was injected.
+pub fn recovery_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<Row> {
+    use analysis::recovery::{recovery, Window};
+    let e = &point.experiment;
+    let windows: Vec<Window> = out
+        .driver
+        .recorder
+        .timeseries()
+        .into_iter()
+        .map(|w| Window {
+            start_ms: w.start_ms as f64,
+            len_ms: w.window_ms as f64,
+            completed: w.completed,
+            errors: w.errors,
+            timeouts: w.timeouts,
+        })
+        .collect();
+    let elections: Vec<f64> = out
+        .events
+        .iter()
+        .filter(|ev| ev.kind == "leader_elected")
+        .map(|ev| ev.time_ms)
+        .collect();
+    let striking = [
+        "fault_crash",
+        "fault_pause",
+        "fault_partition",
+        "fault_isolate",
+        "fault_cut",
+        "fault_delay",
+    ];
+    let window_s = e.timeseries_window.as_secs_f64();
+    out.events
+        .iter()
+        .filter(|ev| striking.contains(&ev.kind.as_str()))
+        .map(|ev| {
+            let r = recovery(
+                &windows,
+                ev.time_ms,
+                &elections,
+                e.workload.warmup.as_millis() as f64,
+                e.recovery.threshold,
+                e.recovery.sustain.as_secs_f64() * 1000.0,
+            );
+            let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
+            let mut row = key_cols(point, repetition);
+            for (k, v) in [
+                ("protocol", e.protocol.to_string()),
+                ("fault", ev.kind.trim_start_matches("fault_").to_string()),
+                ("fault_node", ev.node.clone()),
+                ("fault_ms", format!("{:.1}", ev.time_ms)),
+                ("time_to_leader_ms", opt(r.time_to_leader_ms)),
+                ("unavailable_ms", format!("{:.1}", r.unavailable_ms)),
+                ("recovery_ms", opt(r.recovery_ms)),
+                (
+                    "baseline_ops_per_s",
+                    format!("{:.1}", r.baseline_per_window / window_s.max(1e-9)),
+                ),
+                ("errors", r.errors.to_string()),
+                ("timeouts", r.timeouts.to_string()),
+            ] {
+                row.push((k.to_string(), v));
+            }
+            row
+        })
+        .collect()
+}

@@ -148,12 +148,13 @@ impl MultiPaxos {
         from: NodeId,
         from_slot: u64,
     ) {
+        let from_slot = from_slot.max(1);
         if from_slot > self.commit {
             return;
         }
         let chosen: Vec<(u64, Batch)> = self
             .chosen
-            .range(from_slot.max(1)..=self.commit)
+            .range(from_slot..=self.commit)
             .take(CATCH_UP_BATCH)
             .map(|(&s, v)| (s, v.clone()))
             .collect();

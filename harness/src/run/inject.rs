@@ -1,0 +1,309 @@
+//! Carrying out an experiment's fault timeline on a local cluster, while
+//! the driver runs. Faults and heals are logged as events on the same
+//! (Unix-time based) clock as the nodes' own events.
+
+use crate::experiment::faults::{Fault, Target};
+use crate::local::cluster::LocalCluster;
+use net::{Endpoint, Inbox, PeerIdentity};
+use protocols::core::Role;
+use protocols::wire::{ControlReply, ControlRequest, LinkShape, Wire};
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// A fault event for `events.csv`: Unix ns, node ("all" for cluster-wide),
+/// kind, detail.
+pub type FaultEvent = (u128, String, String, String);
+
+/// What a strike resolved to, so the heal undoes exactly that.
+#[derive(Clone, Debug)]
+enum Undo {
+    Restart(u32),
+    Resume(u32),
+    ClearLinks,
+    Nothing,
+}
+
+fn unix_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Runs faults against a cluster.
+pub struct Injector<'a, M> {
+    cluster: &'a RefCell<LocalCluster>,
+    control: &'a Endpoint<Wire<M>>,
+    inbox: Inbox<Wire<M>>,
+    nodes: u32,
+    /// Everything injected and healed.
+    pub events: Vec<FaultEvent>,
+}
+
+impl<'a, M> Injector<'a, M>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    /// An injector for `nodes` replicas reachable through `control`.
+    pub fn new(
+        cluster: &'a RefCell<LocalCluster>,
+        control: &'a Endpoint<Wire<M>>,
+        inbox: Inbox<Wire<M>>,
+        nodes: u32,
+    ) -> Self {
+        Injector {
+            cluster,
+            control,
+            inbox,
+            nodes,
+            events: Vec::new(),
+        }
+    }
+
+    fn log(&mut self, node: String, kind: &str, detail: String) {
+        self.events
+            .push((unix_ns(), node, kind.to_string(), detail));
+    }
+
+    /// The current leader, from the nodes' status (highest term wins).
+    async fn leader(&mut self) -> Option<u32> {
+        while self.inbox.try_recv().is_ok() {}
+        for n in 0..self.nodes {
+            let _ = self.control.try_send(
+                PeerIdentity::Node(n),
+                &Wire::Control(ControlRequest::Status),
+            );
+        }
+        // Crashed or paused nodes never answer: wait for all, or 150 ms.
+        let until = Instant::now() + Duration::from_millis(150);
+        let mut best: Option<(u64, u32)> = None;
+        let mut answers = 0;
+        while answers < self.nodes {
+            let Ok(Some((from, msg))) = tokio::time::timeout_at(until, self.inbox.recv()).await
+            else {
+                break;
+            };
+            if let (PeerIdentity::Node(n), Wire::ControlReply(ControlReply::Status(s))) =
+                (from, msg)
+            {
+                answers += 1;
+                if s.role == Role::Leader && best.is_none_or(|(t, _)| s.term > t) {
+                    best = Some((s.term, n));
+                }
+            }
+        }
+        best.map(|(_, n)| n)
+    }
+
+    async fn resolve(&mut self, t: &Target) -> Option<u32> {
+        match t {
+            Target::Id(n) => Some(*n),
+            Target::Named(_) => self.leader().await,
+        }
+    }
+
+    fn shape(&self, node: u32, shape: LinkShape) {
+        let _ = self.control.try_send(
+            PeerIdentity::Node(node),
+            &Wire::Control(ControlRequest::Shape(shape)),
+        );
+    }
+
+    fn clear_links(&self) {
+        for n in 0..self.nodes {
+            self.shape(n, LinkShape::default());
+        }
+    }
+
+    fn partition(&self, groups: &[Vec<u32>]) {
+        let group_of = |n: u32| groups.iter().position(|g| g.contains(&n));
+        for n in 0..self.nodes {
+            let others: Vec<u32> = (0..self.nodes)
+                .filter(|&m| m != n && group_of(m) != group_of(n))
+                .collect();
+            if !others.is_empty() {
+                self.shape(
+                    n,
+                    LinkShape {
+                        to: others,
+                        blocked: true,
+                        ..LinkShape::default()
+                    },
+                );
+            }
+        }
+    }
+
+    async fn strike(&mut self, fault: &Fault) -> Undo {
+        let kind = fault.kind();
+        match fault {
+            Fault::Crash { node, .. } => {
+                let Some(n) = self.resolve(node).await else {
+                    self.log(
+                        "all".into(),
+                        "fault_skipped",
+                        format!("{kind}: no leader to target"),
+                    );
+                    return Undo::Nothing;
+                };
+                self.cluster.borrow_mut().crash(n);
+                self.log(n.to_string(), "fault_crash", format!("SIGKILL ({node})"));
+                Undo::Restart(n)
+            }
+            Fault::Restart { node, .. } => {
+                match self.cluster.borrow_mut().restart(*node) {
+                    Ok(()) => self.log(node.to_string(), "fault_restart", String::new()),
+                    Err(e) => self.log(node.to_string(), "fault_skipped", format!("restart: {e}")),
+                }
+                Undo::Nothing
+            }
+            Fault::Pause { node, .. } => {
+                let Some(n) = self.resolve(node).await else {
+                    self.log(
+                        "all".into(),
+                        "fault_skipped",
+                        format!("{kind}: no leader to target"),
+                    );
+                    return Undo::Nothing;
+                };
+                let _ = self.cluster.borrow().signal(n, libc::SIGSTOP);
+                self.log(n.to_string(), "fault_pause", format!("SIGSTOP ({node})"));
+                Undo::Resume(n)
+            }
+            Fault::Partition { groups, .. } => {
+                self.partition(groups);
+                self.log(
+                    "all".into(),
+                    "fault_partition",
+                    format!("{groups:?}").replace(',', ";"),
+                );
+                Undo::ClearLinks
+            }
+            Fault::Isolate { node, .. } => {
+                let Some(n) = self.resolve(node).await else {
+                    self.log(
+                        "all".into(),
+                        "fault_skipped",
+                        format!("{kind}: no leader to target"),
+                    );
+                    return Undo::Nothing;
+                };
+                let rest: Vec<u32> = (0..self.nodes).filter(|&m| m != n).collect();
+                self.partition(&[vec![n], rest]);
+                self.log(n.to_string(), "fault_isolate", format!("{node}"));
+                Undo::ClearLinks
+            }
+            Fault::Cut { from, to, .. } => {
+                let (Some(a), Some(b)) = (self.resolve(from).await, self.resolve(to).await) else {
+                    self.log(
+                        "all".into(),
+                        "fault_skipped",
+                        format!("{kind}: no leader to target"),
+                    );
+                    return Undo::Nothing;
+                };
+                self.shape(
+                    a,
+                    LinkShape {
+                        to: vec![b],
+                        blocked: true,
+                        ..LinkShape::default()
+                    },
+                );
+                self.log(a.to_string(), "fault_cut", format!("{a} -> {b}"));
+                Undo::ClearLinks
+            }
+            Fault::Delay {
+                delay,
+                jitter,
+                loss,
+                ..
+            } => {
+                for n in 0..self.nodes {
+                    self.shape(
+                        n,
+                        LinkShape {
+                            delay_us: delay.as_micros() as u64,
+                            jitter_us: jitter.as_micros() as u64,
+                            loss: *loss,
+                            ..LinkShape::default()
+                        },
+                    );
+                }
+                self.log(
+                    "all".into(),
+                    "fault_delay",
+                    format!("delay {delay:?} jitter {jitter:?} loss {loss}"),
+                );
+                Undo::ClearLinks
+            }
+            Fault::Heal { .. } => {
+                self.heal_all();
+                Undo::Nothing
+            }
+        }
+    }
+
+    fn heal_all(&mut self) {
+        self.clear_links();
+        for n in 0..self.nodes {
+            let _ = self.cluster.borrow().signal(n, libc::SIGCONT);
+        }
+        self.log(
+            "all".into(),
+            "fault_heal",
+            "links cleared, paused nodes resumed".into(),
+        );
+    }
+
+    async fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Restart(n) => match self.cluster.borrow_mut().restart(n) {
+                Ok(()) => self.log(n.to_string(), "fault_restart", String::new()),
+                Err(e) => self.log(n.to_string(), "fault_skipped", format!("restart: {e}")),
+            },
+            Undo::Resume(n) => {
+                let _ = self.cluster.borrow().signal(n, libc::SIGCONT);
+                self.log(n.to_string(), "fault_resume", "SIGCONT".into());
+            }
+            Undo::ClearLinks => {
+                self.clear_links();
+                self.log("all".into(), "fault_heal", "links cleared".into());
+            }
+            Undo::Nothing => {}
+        }
+    }
+
+    /// Plays `faults` on the clock that started at `start`.
+    pub async fn run(&mut self, faults: &[Fault], start: Instant) {
+        enum Step {
+            Strike(usize),
+            Undo(Undo),
+        }
+        let mut queue: BinaryHeap<Reverse<(Duration, usize)>> = BinaryHeap::new();
+        let mut steps: BTreeMap<usize, Step> = BTreeMap::new();
+        for (i, f) in faults.iter().enumerate() {
+            steps.insert(i, Step::Strike(i));
+            queue.push(Reverse((f.at(), i)));
+        }
+        let mut next_id = faults.len();
+        while let Some(Reverse((at, id))) = queue.pop() {
+            tokio::time::sleep_until(start + at).await;
+            match steps.remove(&id) {
+                Some(Step::Strike(i)) => {
+                    let undo = self.strike(&faults[i]).await;
+                    if let Some(d) = faults[i].duration() {
+                        steps.insert(next_id, Step::Undo(undo));
+                        queue.push(Reverse((at + d, next_id)));
+                        next_id += 1;
+                    }
+                }
+                Some(Step::Undo(u)) => self.undo(u).await,
+                None => {}
+            }
+        }
+    }
+}
