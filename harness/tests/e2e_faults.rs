@@ -101,3 +101,49 @@ fn leader_crash_and_restart_with_fsync() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn isolating_the_leader_keeps_the_majority_committing_and_the_history_linearizable() {
+    let dir = scratch("isolate");
+    let file = dir.join("isolate.yaml");
+    std::fs::write(
+        &file,
+        "name: isolate\nprotocol: raft\nnodes: 3\nhistory: true\n\
+         workload:\n  keys: 20\n  arrival: {kind: open, rate: 150}\n  clients: 16\n  duration: 7s\n  warmup: 1s\n  cooldown: 500ms\n  request_timeout: 3s\n\
+         faults:\n  - {kind: isolate, at: 2s, node: leader, for: 2s}\n",
+    )
+    .unwrap();
+    let out = dir.join("results");
+    let o = run_experiment(&file, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events = read_csv(&out.join("events.csv"));
+    let t = |e: &std::collections::BTreeMap<String, String>| e["time_ms"].parse::<f64>().unwrap();
+    let isolate = events.iter().find(|e| e["kind"] == "fault_isolate").expect("no isolation event");
+    let heal = events.iter().find(|e| e["kind"] == "fault_heal").expect("no heal event");
+    let old = &isolate["node"];
+    assert!(
+        events.iter().any(|e| e["kind"] == "leader_elected" && &e["node"] != old && t(e) > t(isolate) && t(e) < t(heal)),
+        "the majority side elected no leader during the isolation"
+    );
+    assert!(
+        events.iter().any(|e| e["kind"] == "stepped_down" && &e["node"] == old && t(e) > t(isolate)),
+        "the old leader never stepped down"
+    );
+    // The majority kept committing while the old leader was cut off.
+    let series = read_csv(&out.join("timeseries.csv"));
+    let during: u64 = series
+        .iter()
+        .filter(|w| {
+            let s: f64 = w["window_start_ms"].parse().unwrap();
+            s > t(isolate) + 1000.0 && s < t(heal)
+        })
+        .map(|w| w["completed"].parse::<u64>().unwrap())
+        .sum();
+    assert!(during > 50, "only {during} operations completed during the isolation");
+    let histories = analysis::history::read_history(&out.join("history.csv")).unwrap();
+    for ((point, _), ops) in histories {
+        let verdict = check_history(&ops, CheckLimits::default());
+        assert!(verdict.is_linearizable(), "{point}: {verdict:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -81,3 +81,52 @@ impl Storage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::core::{Cluster, Protocol};
+    use protocols::raft::{Entry, Payload, Raft, RaftConfig, RaftRecord};
+
+    #[test]
+    fn a_raft_node_recovers_from_a_log_with_a_torn_last_record() {
+        let dir = std::env::temp_dir().join(format!("qlab-torn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let records = vec![
+            RaftRecord::HardState { term: 3, voted_for: Some(1) },
+            RaftRecord::Append {
+                first_index: 1,
+                entries: vec![Entry { term: 3, payload: Payload::Noop }; 2],
+            },
+            RaftRecord::Append {
+                first_index: 3,
+                entries: vec![Entry { term: 3, payload: Payload::Noop }; 5],
+            },
+        ];
+        {
+            let (mut s, _) = Storage::open(Durability::Fsync, &dir).unwrap();
+            for r in &records {
+                s.append(&postcard::to_stdvec(r).unwrap()).unwrap();
+            }
+            s.commit().unwrap();
+        }
+        // A crash in the middle of writing the last record.
+        let wal = dir.join("wal.log");
+        let len = std::fs::metadata(&wal).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(len - 4).unwrap();
+        let (_, recovered) = Storage::open(Durability::Fsync, &dir).unwrap();
+        assert!(recovered.truncated_bytes > 0);
+        let decoded: Vec<RaftRecord> = recovered
+            .records
+            .iter()
+            .map(|b| postcard::from_bytes(b).unwrap())
+            .collect();
+        assert_eq!(decoded, records[..2].to_vec());
+        let node = Raft::recover(0, &Cluster::new(3), &RaftConfig::default(), decoded);
+        let status = node.status();
+        assert_eq!(status.term, 3);
+        assert_eq!(status.commit_index, 0, "commitment is relearned from the leader");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
