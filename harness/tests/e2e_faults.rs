@@ -118,15 +118,26 @@ fn isolating_the_leader_keeps_the_majority_committing_and_the_history_linearizab
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let events = read_csv(&out.join("events.csv"));
     let t = |e: &std::collections::BTreeMap<String, String>| e["time_ms"].parse::<f64>().unwrap();
-    let isolate = events.iter().find(|e| e["kind"] == "fault_isolate").expect("no isolation event");
-    let heal = events.iter().find(|e| e["kind"] == "fault_heal").expect("no heal event");
+    let isolate = events
+        .iter()
+        .find(|e| e["kind"] == "fault_isolate")
+        .expect("no isolation event");
+    let heal = events
+        .iter()
+        .find(|e| e["kind"] == "fault_heal")
+        .expect("no heal event");
     let old = &isolate["node"];
     assert!(
-        events.iter().any(|e| e["kind"] == "leader_elected" && &e["node"] != old && t(e) > t(isolate) && t(e) < t(heal)),
+        events.iter().any(|e| e["kind"] == "leader_elected"
+            && &e["node"] != old
+            && t(e) > t(isolate)
+            && t(e) < t(heal)),
         "the majority side elected no leader during the isolation"
     );
     assert!(
-        events.iter().any(|e| e["kind"] == "stepped_down" && &e["node"] == old && t(e) > t(isolate)),
+        events
+            .iter()
+            .any(|e| e["kind"] == "stepped_down" && &e["node"] == old && t(e) > t(isolate)),
         "the old leader never stepped down"
     );
     // The majority kept committing while the old leader was cut off.
@@ -139,7 +150,10 @@ fn isolating_the_leader_keeps_the_majority_committing_and_the_history_linearizab
         })
         .map(|w| w["completed"].parse::<u64>().unwrap())
         .sum();
-    assert!(during > 50, "only {during} operations completed during the isolation");
+    assert!(
+        during > 50,
+        "only {during} operations completed during the isolation"
+    );
     let histories = analysis::history::read_history(&out.join("history.csv")).unwrap();
     for ((point, _), ops) in histories {
         let verdict = check_history(&ops, CheckLimits::default());

@@ -264,8 +264,9 @@ pub trait Protocol: Sized {
     type Timer: Clone + Debug + Eq + Ord + Hash + Send + 'static;
     /// Records written through [`Action::Persist`] and replayed by `recover`.
     type Record: Clone + Debug + Serialize + DeserializeOwned + Send + 'static;
-    /// Tunables (timeouts, batch sizes), with documented defaults.
-    type Config: Clone + Debug + Default + Send + 'static;
+    /// Tunables (timeouts, batch sizes), with documented defaults; read from
+    /// an experiment's `protocol_config` (unknown fields rejected).
+    type Config: Clone + Debug + Default + Send + Serialize + DeserializeOwned + 'static;
     /// The client-side logic that pairs with this core.
     type Client: ClientLogic;
 

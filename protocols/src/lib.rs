@@ -22,6 +22,7 @@
 pub mod check;
 pub mod client;
 pub mod core;
+pub mod durations;
 pub mod gate;
 pub mod kv;
 pub mod multipaxos;

@@ -19,10 +19,12 @@ use std::collections::VecDeque;
 pub const PRIMARY: NodeId = 0;
 
 /// Tunables of [`Unreplicated`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UnreplicatedConfig {
     /// Deliberately broken variant: answer before the command is durable.
     #[doc(hidden)]
+    #[serde(skip)]
     pub unsafe_reply_before_persist: bool,
 }
 

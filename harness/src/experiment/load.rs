@@ -152,6 +152,14 @@ mod tests {
             ),
             ("name: t\nworkload: [1]\n".to_string(), "exp.yaml"),
             (":\n  - [".to_string(), "not valid YAML"),
+            (
+                format!("{GOOD}protocol_config: {{election_timeout_min: soon}}\n"),
+                "protocol_config.election_timeout_min",
+            ),
+            (
+                format!("{GOOD}protocol_config: {{heartbeat: 5ms}}\n"),
+                "protocol_config.heartbeat: unknown field `heartbeat`",
+            ),
         ];
         for (text, expected) in cases {
             let e = err(&text);

@@ -38,6 +38,10 @@ pub struct Experiment {
     /// How long to wait for the cluster to elect a leader / answer.
     #[serde(default = "default_ready", with = "human")]
     pub ready_timeout: Duration,
+    /// Protocol tunables (e.g. Raft's `election_timeout_min: 150ms`); unknown
+    /// fields are errors. Defaults are each protocol's own.
+    #[serde(default)]
+    pub protocol_config: serde_yaml::Value,
     /// The load.
     pub workload: WorkloadSpec,
     /// The fault timeline (see `faults.rs`), on the load's clock.
@@ -90,6 +94,32 @@ fn default_ready() -> Duration {
     Duration::from_secs(10)
 }
 
+/// Parses a `protocol_config` section as the chosen protocol's config.
+pub fn protocol_config<P: protocols::Protocol>(
+    value: &serde_yaml::Value,
+) -> Result<P::Config, String> {
+    if value.is_null() {
+        return Ok(P::Config::default());
+    }
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            format!("protocol_config: {}", e.into_inner())
+        } else {
+            format!("protocol_config.{path}: {}", e.into_inner())
+        }
+    })
+}
+
+struct CheckConfig<'a>(&'a serde_yaml::Value);
+
+impl protocols::registry::ProtocolVisitor for CheckConfig<'_> {
+    type Output = Result<(), String>;
+    fn visit<P: protocols::Protocol>(self) -> Result<(), String> {
+        protocol_config::<P>(self.0).map(|_| ())
+    }
+}
+
 impl Experiment {
     /// Checks what serde cannot: ranges and relations between fields.
     pub fn validate(&self) -> Result<(), String> {
@@ -118,6 +148,7 @@ impl Experiment {
             return Err("recovery.threshold: must be in (0, 1]".into());
         }
         self.workload.validate().map_err(|e| e.to_string())?;
+        self.protocol.visit(CheckConfig(&self.protocol_config))?;
         faults::validate(&self.faults, self.nodes, self.workload.duration)
     }
 }

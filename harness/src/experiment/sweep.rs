@@ -64,9 +64,17 @@ pub fn value_label(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim().replace('\n', " "))
-            .unwrap_or_default(),
+        // Compact and comma-free, since labels are joined with commas.
+        Value::Mapping(m) => m
+            .iter()
+            .map(|(k, v)| format!("{}={}", value_label(k), value_label(v)))
+            .collect::<Vec<_>>()
+            .join(";"),
+        Value::Sequence(items) => format!(
+            "[{}]",
+            items.iter().map(value_label).collect::<Vec<_>>().join(";")
+        ),
+        Value::Tagged(t) => value_label(&t.value),
     }
 }
 

@@ -49,6 +49,8 @@ pub struct ClusterSpec<'a> {
     pub work_dir: &'a Path,
     /// Seed for the nodes' randomness.
     pub seed: u64,
+    /// Protocol tunables, as YAML.
+    pub config: String,
 }
 
 impl LocalCluster {
@@ -87,6 +89,8 @@ impl LocalCluster {
                 events.display().to_string(),
                 "--seed".into(),
                 spec.seed.to_string(),
+                "--config".into(),
+                spec.config.clone(),
             ];
             nodes.push(Supervised::spawn(
                 &format!("node-{id}"),

@@ -41,6 +41,9 @@ pub struct NodeArgs {
     /// Seed of the node's randomness (election timeouts).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Protocol tunables as YAML (an experiment's `protocol_config`).
+    #[arg(long, default_value = "")]
+    pub config: String,
 }
 
 /// [`NodeLink`] over a QUIC endpoint. Node-to-node sends never wait: a full
@@ -183,12 +186,19 @@ async fn run_node<P: Protocol>(args: NodeArgs) -> anyhow::Result<()> {
             recovered.truncation_reason.clone().unwrap_or_default()
         );
     }
+    let config: P::Config = if args.config.trim().is_empty() {
+        P::Config::default()
+    } else {
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(&args.config).context("--config is not YAML")?;
+        crate::experiment::schema::protocol_config::<P>(&value).map_err(anyhow::Error::msg)?
+    };
     let cluster = Cluster::new(size);
     let rng = ChaCha8Rng::seed_from_u64(args.seed ^ u64::from(args.id).wrapping_mul(0x9e37_79b9));
     let host = Host::<P>::new(
         args.id,
         &cluster,
-        &P::Config::default(),
+        &config,
         records,
         storage,
         rng,

@@ -94,14 +94,29 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let records = vec![
-            RaftRecord::HardState { term: 3, voted_for: Some(1) },
+            RaftRecord::HardState {
+                term: 3,
+                voted_for: Some(1),
+            },
             RaftRecord::Append {
                 first_index: 1,
-                entries: vec![Entry { term: 3, payload: Payload::Noop }; 2],
+                entries: vec![
+                    Entry {
+                        term: 3,
+                        payload: Payload::Noop
+                    };
+                    2
+                ],
             },
             RaftRecord::Append {
                 first_index: 3,
-                entries: vec![Entry { term: 3, payload: Payload::Noop }; 5],
+                entries: vec![
+                    Entry {
+                        term: 3,
+                        payload: Payload::Noop
+                    };
+                    5
+                ],
             },
         ];
         {
@@ -114,7 +129,12 @@ mod tests {
         // A crash in the middle of writing the last record.
         let wal = dir.join("wal.log");
         let len = std::fs::metadata(&wal).unwrap().len();
-        std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(len - 4).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&wal)
+            .unwrap()
+            .set_len(len - 4)
+            .unwrap();
         let (_, recovered) = Storage::open(Durability::Fsync, &dir).unwrap();
         assert!(recovered.truncated_bytes > 0);
         let decoded: Vec<RaftRecord> = recovered
@@ -126,7 +146,10 @@ mod tests {
         let node = Raft::recover(0, &Cluster::new(3), &RaftConfig::default(), decoded);
         let status = node.status();
         assert_eq!(status.term, 3);
-        assert_eq!(status.commit_index, 0, "commitment is relearned from the leader");
+        assert_eq!(
+            status.commit_index, 0,
+            "commitment is relearned from the leader"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

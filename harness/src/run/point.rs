@@ -137,6 +137,11 @@ pub async fn run_point<P: Protocol>(
         cluster_dir: env.cluster_dir,
         work_dir: env.work_dir,
         seed,
+        config: if exp.protocol_config.is_null() {
+            String::new()
+        } else {
+            serde_yaml::to_string(&exp.protocol_config).context("encoding protocol_config")?
+        },
     })?);
     let result = drive_cluster::<P>(point, env, &cluster, seed).await;
     let mut cluster = cluster.into_inner();
@@ -199,7 +204,8 @@ async fn drive_cluster<P: Protocol>(
     workload.seed = seed;
     let mut injector = Injector::new(cluster, &control, control_inbox, exp.nodes);
     let members = Cluster::new(exp.nodes);
-    let config = P::Config::default();
+    let config = crate::experiment::schema::protocol_config::<P>(&exp.protocol_config)
+        .map_err(anyhow::Error::msg)?;
     let start = Instant::now();
     let (output, ()) = tokio::join!(
         drive::<P>(

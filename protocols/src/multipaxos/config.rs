@@ -1,17 +1,22 @@
 //! Multi-Paxos tunables.
 
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Tunables of [`super::MultiPaxos`]; defaults mirror Raft's so the two are
 /// compared on equal terms.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MultiPaxosConfig {
     /// Leader heartbeat period (also the retransmission period).
+    #[serde(with = "crate::durations")]
     pub heartbeat_interval: Duration,
     /// Lower bound of the randomized leader timeout after which a replica
     /// starts phase 1.
+    #[serde(with = "crate::durations")]
     pub leader_timeout_min: Duration,
     /// Upper bound of that timeout.
+    #[serde(with = "crate::durations")]
     pub leader_timeout_max: Duration,
     /// Most client requests in one slot.
     pub max_batch: usize,
@@ -20,6 +25,7 @@ pub struct MultiPaxosConfig {
     /// Deliberately broken variant: a new leader skips phase 1 and may
     /// overwrite chosen values. Only for proving the simulator's checks.
     #[doc(hidden)]
+    #[serde(skip)]
     pub unsafe_skip_phase1: bool,
 }
 
