@@ -345,7 +345,7 @@ pub async fn drive<P: Protocol>(
         )),
         Arrival::Closed { .. } => None,
     };
-    let attempt_timeout = (spec.request_timeout / 4).max(Duration::from_millis(20));
+    let attempt_timeout = spec.attempt_timeout;
     let start_unix_ns = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

@@ -1,19 +1,33 @@
 //! Workloads: what to send and when, and how latency is recorded.
 //!
+//! The pure parts (no I/O, no clock, randomness only from the workload
+//! seed) serve the network driver and a simulator alike:
+//!
 //! - [`spec`]: the workload specification of experiment files (every field
-//!   documented there);
-//! - [`keys`]: key choosers (uniform, zipfian, hotspot, conflict, sequential);
-//! - [`ops`]: per-client command generation;
-//! - [`arrival`]: open-loop schedules from intended times;
-//! - [`recorder`]: HdrHistogram recording per window and per interval;
-//! - [`driver`]: the load driver over QUIC.
+//!   documented there), parsed with [`WorkloadSpec::from_yaml`] and checked
+//!   by [`WorkloadSpec::validate`] ([`validate`]);
+//! - [`duration`]: human durations (`"500ms"`, `"30s"`) in YAML;
+//! - [`keys`] and [`zipfian`]: key choosers (uniform, zipfian, hotspot,
+//!   conflict, sequential);
+//! - [`ops`]: per-client command generation with unique written values;
+//! - [`arrival`]: open-loop schedules from intended times, and the
+//!   dispatcher of arrivals to logical clients;
+//! - [`recorder`] and [`hgrm`]: HdrHistogram recording per window and over
+//!   the measured interval, summaries, time series and `.hgrm` output;
+//! - [`seed`]: independent random streams derived from the one seed.
+//!
+//! [`driver`] is the load driver over QUIC that puts them to work.
 
 pub mod arrival;
 pub mod driver;
 pub mod duration;
+pub mod hgrm;
 pub mod keys;
 pub mod ops;
 pub mod recorder;
+pub mod seed;
 pub mod spec;
+pub mod validate;
+pub mod zipfian;
 
 pub use spec::WorkloadSpec;

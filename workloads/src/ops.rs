@@ -1,51 +1,47 @@
 //! Operation generation: which command each logical client issues next.
+//!
+//! Each logical client has its own [`OpGenerator`], seeded from the workload
+//! seed and the client's slot index, so its sequence of commands does not
+//! depend on timing, on other clients or on which driver runs it.
+//!
+//! Written values are unique per (client, sequence number): they start with
+//! the tag `c<client id>-<seq>:` and are padded with `.` to the drawn size
+//! (never cut below the tag). A linearizability checker can therefore tell
+//! every write apart, and [`parse_value_tag`] recovers who wrote a value.
 
-use crate::keys::{KeyChooser, Zipfian};
-use crate::spec::{KeyChoice, ValueSize, WorkloadSpec};
+use crate::keys::{ClientSlot, KeyChooser, KeySpace};
+use crate::seed::{derive_seed, Stream};
+use crate::spec::{ValueSize, WorkloadSpec};
 use protocols::kv::{Command, Key, Value};
+use protocols::types::ClientId;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
-/// Generates the commands of one logical client, deterministically from the
-/// workload seed and the client's index.
+/// Generates the commands of one logical client.
 #[derive(Clone, Debug)]
 pub struct OpGenerator {
-    client: u64,
+    id: ClientId,
     rng: ChaCha8Rng,
     keys: KeyChooser,
     read_ratio: f64,
     cas_ratio: f64,
     value_size: ValueSize,
     seq: u64,
-    /// Last version seen per key, the expectation of the next CAS on it.
+    /// Last version seen per key: what the next CAS on it expects.
     seen: BTreeMap<Key, u64>,
 }
 
 impl OpGenerator {
-    /// Generators for every client of `spec` (sharing one zipfian table).
-    pub fn for_clients(spec: &WorkloadSpec, clients: u64) -> Vec<OpGenerator> {
-        let zipf = match spec.key_choice {
-            KeyChoice::Zipfian { theta, .. } => Some(Zipfian::new(spec.keys, theta)),
-            _ => None,
-        };
-        (0..clients)
-            .map(|c| OpGenerator::new(spec, c, clients, zipf.clone()))
-            .collect()
-    }
-
-    /// The generator of client `client` of `clients`.
-    pub fn new(
-        spec: &WorkloadSpec,
-        client: u64,
-        clients: u64,
-        zipf: Option<Zipfian>,
-    ) -> OpGenerator {
-        let seed = spec.seed ^ client.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    /// The generator of the client in `slot`, whose protocol client id is
+    /// `id` (used in value tags). `space` is the workload's key space,
+    /// built once and shared by all clients.
+    pub fn new(spec: &WorkloadSpec, space: &KeySpace, slot: ClientSlot, id: ClientId) -> Self {
         OpGenerator {
-            client,
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            keys: KeyChooser::new(spec.keys, spec.key_choice.clone(), client, clients, zipf),
+            id,
+            rng: ChaCha8Rng::seed_from_u64(derive_seed(spec.seed, Stream::Ops, slot.index)),
+            keys: space.chooser(slot),
             read_ratio: spec.read_ratio,
             cas_ratio: spec.cas_ratio,
             value_size: spec.value_size.clone(),
@@ -54,16 +50,48 @@ impl OpGenerator {
         }
     }
 
-    /// The next command. Written values are unique per (client, sequence)
-    /// so a history checker can tell every write apart.
+    /// Generators for slots `0..clients` of `clients`, sharing one key
+    /// space; client `i` gets id `i + 1` (ids start at 1).
+    pub fn for_clients(spec: &WorkloadSpec, clients: u64) -> Vec<OpGenerator> {
+        Self::for_slots(spec, 0..clients, clients, |i| i + 1)
+    }
+
+    /// Generators for the slots `indices` of `of` logical clients in the
+    /// whole run (a driver's share), with protocol client ids from `id_of`.
+    pub fn for_slots(
+        spec: &WorkloadSpec,
+        indices: impl IntoIterator<Item = u64>,
+        of: u64,
+        id_of: impl Fn(u64) -> ClientId,
+    ) -> Vec<OpGenerator> {
+        let space = KeySpace::new(spec.keys, &spec.key_choice);
+        indices
+            .into_iter()
+            .map(|index| OpGenerator::new(spec, &space, ClientSlot { index, of }, id_of(index)))
+            .collect()
+    }
+
+    /// The protocol client id this generator writes into its value tags.
+    pub fn client_id(&self) -> ClientId {
+        self.id
+    }
+
+    /// Commands generated so far (the sequence number of the last one).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The next command: a `Get` with probability `read_ratio`, otherwise a
+    /// `Cas` with probability `cas_ratio` or else a `Put`, on a key from
+    /// the client's chooser.
     pub fn next_command(&mut self) -> Command {
         self.seq += 1;
         let key = self.keys.next(&mut self.rng);
-        if self.rng.gen_bool(self.read_ratio.clamp(0.0, 1.0)) {
+        if self.rng.gen::<f64>() < self.read_ratio {
             return Command::Get { key };
         }
         let value = self.value();
-        if self.rng.gen_bool(self.cas_ratio.clamp(0.0, 1.0)) {
+        if self.rng.gen::<f64>() < self.cas_ratio {
             let expected_version = self.seen.get(&key).copied().unwrap_or(0);
             Command::Cas {
                 key,
@@ -75,7 +103,8 @@ impl OpGenerator {
         }
     }
 
-    /// Remembers a version seen for `key` (feeds future CAS expectations).
+    /// Remembers the latest version seen for `key` (from a read, a write or
+    /// a failed CAS): the next CAS on `key` expects it.
     pub fn observe_version(&mut self, key: Key, version: u64) {
         self.seen.insert(key, version);
     }
@@ -85,8 +114,9 @@ impl OpGenerator {
             ValueSize::Fixed(n) => n,
             ValueSize::Uniform { min, max } => self.rng.gen_range(min..=max.max(min)),
         };
-        let tag = format!("c{}-{}", self.client, self.seq);
-        let mut bytes = tag.into_bytes();
+        let mut bytes = Vec::with_capacity(size.max(24));
+        // Writing to a Vec cannot fail.
+        let _ = write!(bytes, "c{}-{}:", self.id, self.seq);
         if bytes.len() < size {
             bytes.resize(size, b'.');
         }
@@ -94,34 +124,12 @@ impl OpGenerator {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(y: &str) -> WorkloadSpec {
-        serde_yaml::from_str(y).unwrap()
-    }
-
-    #[test]
-    fn same_seed_same_operations_and_ratios_hold() {
-        let s = spec("arrival: {kind: open, rate: 10}\nduration: 10s\nread_ratio: 0.25\ncas_ratio: 0.5\nvalue_size: 32\n");
-        let mut a = OpGenerator::for_clients(&s, 4);
-        let mut b = OpGenerator::for_clients(&s, 4);
-        let ops_a: Vec<Command> = (0..1000).map(|_| a[2].next_command()).collect();
-        let ops_b: Vec<Command> = (0..1000).map(|_| b[2].next_command()).collect();
-        assert_eq!(ops_a, ops_b);
-        let reads = ops_a.iter().filter(|c| c.is_read()).count();
-        assert!((200..300).contains(&reads), "{reads}");
-        let cas = ops_a
-            .iter()
-            .filter(|c| matches!(c, Command::Cas { .. }))
-            .count();
-        assert!(cas > 300 && cas < 450, "{cas}");
-        for c in &ops_a {
-            if let Command::Put { value, .. } = c {
-                assert_eq!(value.len(), 32);
-                assert!(value.starts_with(b"c2-"));
-            }
-        }
-    }
+/// The (client id, sequence number) a generated value was tagged with, or
+/// `None` if `value` does not start with a tag.
+pub fn parse_value_tag(value: &[u8]) -> Option<(ClientId, u64)> {
+    let rest = value.strip_prefix(b"c")?;
+    let colon = rest.iter().position(|&b| b == b':')?;
+    let tag = std::str::from_utf8(&rest[..colon]).ok()?;
+    let (client, seq) = tag.split_once('-')?;
+    Some((client.parse().ok()?, seq.parse().ok()?))
 }

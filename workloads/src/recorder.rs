@@ -1,139 +1,230 @@
-//! Latency recording like HdrHistogram and wrk2: response time from the
-//! intended start (the headline), service time from the actual send (beside
-//! it), per time window and for the measured interval, with errors and
-//! timeouts counted, never dropped. Recorders from several drivers merge by
-//! adding histograms; percentiles are taken only from merged histograms.
+//! Latency recording like HdrHistogram and wrk2.
+//!
+//! Every operation is recorded with three times, offsets from the start of
+//! the run: when it was *meant* to start (its arrival in open loop), when
+//! it was actually sent, and when it ended. The headline **response time**
+//! runs from the intended start, so time spent waiting for a late sender or
+//! a free client is counted (no coordinated omission); the **service time**
+//! from the actual send is kept beside it, and the gap between the two
+//! shows queueing in the driver.
+//!
+//! Operations are filed by the time they *ended*: into a time window
+//! (configurable, 10 ms at least) for the time series, and into the
+//! measured interval `[warmup, duration - cooldown)` for the summary. The
+//! measured set is what merging the windows of the interval would give,
+//! but exact at its edges when they do not fall on window boundaries;
+//! completions per second over it are the achieved throughput. Errors and
+//! timeouts are counted in both, never dropped; only successful operations
+//! have latencies.
+//!
+//! Histograms hold microseconds from 1 us to 1 h at 3 significant digits
+//! (longer values are recorded as 1 h). Recorders of several drivers merge
+//! by adding histograms: percentiles are only ever read from a merged
+//! histogram, never averaged.
 
+use crate::hgrm::percentile_distribution;
 use hdrhistogram::Histogram;
-use std::fmt::Write as _;
+use serde::Serialize;
 use std::time::Duration;
+use thiserror::Error;
+
+/// Largest latency a histogram holds: one hour, in microseconds.
+pub const MAX_MICROS: u64 = 3_600_000_000;
+
+/// The shortest time window.
+pub const MIN_WINDOW: Duration = Duration::from_millis(10);
+
+/// Most windows kept (1 000 000: almost 3 h at 10 ms); operations ending
+/// later go into the last one.
+pub const MAX_WINDOWS: usize = 1_000_000;
 
 /// How an operation ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum OpOutcome {
-    /// Completed with an answer.
+    /// Completed with an answer (including a failed compare-and-set).
     Ok,
-    /// Completed with an error (rejected, unavailable).
+    /// Ended with an error (rejected, unavailable, could not be sent).
     Error,
     /// No final answer within the request timeout.
     Timeout,
 }
 
-fn histogram() -> Histogram<u64> {
-    // 1 us .. 1 h at 3 significant digits; the bounds are constants, so
-    // construction cannot fail.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3)
-        .unwrap_or_else(|_| Histogram::new(3).expect("histogram"))
+/// Recorders that cannot be merged.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum MergeError {
+    /// Different time windows.
+    #[error("cannot merge recorders with {0:?} and {1:?} windows")]
+    Window(Duration, Duration),
+    /// Different measured intervals.
+    #[error("cannot merge recorders measuring {0:?} and {1:?}")]
+    Measured((Duration, Duration), (Duration, Duration)),
+}
+
+fn full_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("constant, valid histogram bounds")
+}
+
+/// A histogram that grows with the largest value recorded, so a quiet
+/// window costs a few kilobytes instead of the 190 KB of a full one.
+fn growing_histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("constant, valid histogram precision")
 }
 
 fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros())
-        .unwrap_or(u64::MAX)
-        .clamp(1, 3_600_000_000)
+    u64::try_from(d.as_micros()).map_or(MAX_MICROS, |us| us.min(MAX_MICROS))
 }
 
-/// Counters and histograms of one window or interval.
+fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
+    if h.is_empty() {
+        0
+    } else {
+        h.value_at_quantile(q)
+    }
+}
+
+/// Counters and the response-time histogram of one time window.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    /// Created on the first success in the window.
+    response: Option<Histogram<u64>>,
+    completed: u64,
+    errors: u64,
+    timeouts: u64,
+}
+
+/// Counters and histograms of the measured interval.
 #[derive(Clone, Debug)]
-pub struct Bucket {
-    /// Response time (from intended start), microseconds.
-    pub response: Histogram<u64>,
-    /// Service time (from actual send), microseconds.
-    pub service: Histogram<u64>,
-    /// Operations completed.
+struct Measured {
+    response: Histogram<u64>,
+    service: Histogram<u64>,
+    completed: u64,
+    errors: u64,
+    timeouts: u64,
+}
+
+/// The summary of the measured interval. Latencies are response times
+/// (from the intended start) unless named `service_*`; all in
+/// microseconds, 0 when nothing completed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Operations completed successfully in the interval.
+    pub completed: u64,
+    /// Operations that ended in an error in the interval.
+    pub errors: u64,
+    /// Operations that timed out in the interval.
+    pub timeouts: u64,
+    /// Length of the measured interval, seconds.
+    pub measured_s: f64,
+    /// Completed operations per second over the interval.
+    pub achieved_ops_per_s: f64,
+    /// Median response time.
+    pub p50_us: u64,
+    /// 90th percentile response time.
+    pub p90_us: u64,
+    /// 99th percentile response time.
+    pub p99_us: u64,
+    /// 99.9th percentile response time.
+    pub p999_us: u64,
+    /// Longest response time.
+    pub max_us: u64,
+    /// Mean response time.
+    pub mean_us: f64,
+    /// Median service time (from the actual send).
+    pub service_p50_us: u64,
+    /// 99th percentile service time.
+    pub service_p99_us: u64,
+}
+
+/// One row of `timeseries.csv`: a time window, by operation end time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WindowRow {
+    /// Window start, ms from the start of the run.
+    pub start_ms: u64,
+    /// Window length, ms.
+    pub window_ms: u64,
+    /// Operations completed successfully in the window.
     pub completed: u64,
     /// Operations that ended in an error.
     pub errors: u64,
     /// Operations that timed out.
     pub timeouts: u64,
-}
-
-impl Default for Bucket {
-    fn default() -> Self {
-        Bucket {
-            response: histogram(),
-            service: histogram(),
-            completed: 0,
-            errors: 0,
-            timeouts: 0,
-        }
-    }
-}
-
-impl Bucket {
-    fn record(&mut self, response: Duration, service: Duration, outcome: OpOutcome) {
-        match outcome {
-            OpOutcome::Ok => {
-                self.completed += 1;
-                let _ = self.response.record(micros(response));
-                let _ = self.service.record(micros(service));
-            }
-            OpOutcome::Error => self.errors += 1,
-            OpOutcome::Timeout => self.timeouts += 1,
-        }
-    }
-
-    /// Adds another bucket into this one.
-    pub fn merge(&mut self, other: &Bucket) {
-        let _ = self.response.add(&other.response);
-        let _ = self.service.add(&other.service);
-        self.completed += other.completed;
-        self.errors += other.errors;
-        self.timeouts += other.timeouts;
-    }
-}
-
-/// The summary of a measured interval.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Summary {
-    /// Operations completed in the interval.
-    pub completed: u64,
-    /// Errors.
-    pub errors: u64,
-    /// Timeouts.
-    pub timeouts: u64,
-    /// Completed ops per second over the interval.
-    pub achieved_ops_per_s: f64,
-    /// Response-time percentiles (us): p50, p90, p99, p99.9, max, mean.
+    /// Median response time of the window's completions, us (0 if none).
     pub p50_us: u64,
-    /// 90th percentile.
-    pub p90_us: u64,
-    /// 99th percentile.
+    /// 99th percentile, us (0 if none).
     pub p99_us: u64,
-    /// 99.9th percentile.
-    pub p999_us: u64,
-    /// Maximum.
+    /// Longest, us (0 if none).
     pub max_us: u64,
-    /// Mean.
-    pub mean_us: f64,
-    /// Service-time median (us).
-    pub service_p50_us: u64,
-    /// Service-time 99th percentile (us).
-    pub service_p99_us: u64,
 }
 
-/// Records one driver's operations.
+impl WindowRow {
+    /// Column names for `timeseries.csv`, in the order of
+    /// [`WindowRow::csv_fields`].
+    pub const CSV_HEADER: [&'static str; 8] = [
+        "window_start_ms",
+        "window_ms",
+        "completed",
+        "errors",
+        "timeouts",
+        "p50_us",
+        "p99_us",
+        "max_us",
+    ];
+
+    /// The row's values in [`WindowRow::CSV_HEADER`] order.
+    pub fn csv_fields(&self) -> [u64; 8] {
+        [
+            self.start_ms,
+            self.window_ms,
+            self.completed,
+            self.errors,
+            self.timeouts,
+            self.p50_us,
+            self.p99_us,
+            self.max_us,
+        ]
+    }
+}
+
+/// Records the operations of one driver (or of a simulated run).
 #[derive(Clone, Debug)]
 pub struct Recorder {
     window: Duration,
     measured: (Duration, Duration),
-    windows: Vec<Bucket>,
-    interval: Bucket,
+    windows: Vec<Window>,
+    interval: Measured,
 }
 
 impl Recorder {
-    /// Windows of `window` (at least 10 ms); ops whose intended start lies in
-    /// `measured` count towards the summary.
+    /// Windows of `window` (at least [`MIN_WINDOW`]); operations ending in
+    /// `measured` (from, to) count towards the summary.
     pub fn new(window: Duration, measured: (Duration, Duration)) -> Recorder {
         Recorder {
-            window: window.max(Duration::from_millis(10)),
+            window: window.max(MIN_WINDOW),
             measured,
             windows: Vec::new(),
-            interval: Bucket::default(),
+            interval: Measured {
+                response: full_histogram(),
+                service: full_histogram(),
+                completed: 0,
+                errors: 0,
+                timeouts: 0,
+            },
         }
     }
 
-    /// Records an operation. Times are offsets from the run's start: when it
-    /// was meant to start, when it was actually sent, when it ended.
+    /// The time-window length.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The measured interval.
+    pub fn measured(&self) -> (Duration, Duration) {
+        self.measured
+    }
+
+    /// Records an operation: when it was meant to start, when it was
+    /// actually sent, and when it ended (offsets from the start of the
+    /// run), and how it ended.
     pub fn record(
         &mut self,
         intended: Duration,
@@ -141,239 +232,147 @@ impl Recorder {
         ended: Duration,
         outcome: OpOutcome,
     ) {
-        let response = ended.saturating_sub(intended);
-        let service = ended.saturating_sub(sent.max(intended));
-        let w = (ended.as_nanos() / self.window.as_nanos().max(1)) as usize;
-        if self.windows.len() <= w {
-            self.windows.resize_with(w + 1, Bucket::default);
+        let response = micros(ended.saturating_sub(intended));
+        let service = micros(ended.saturating_sub(sent));
+        let index = usize::try_from(ended.as_nanos() / self.window.as_nanos())
+            .unwrap_or(usize::MAX)
+            .min(MAX_WINDOWS - 1);
+        if self.windows.len() <= index {
+            self.windows.resize_with(index + 1, Window::default);
         }
-        self.windows[w].record(response, service, outcome);
-        if intended >= self.measured.0 && intended < self.measured.1 {
-            self.interval.record(response, service, outcome);
+        let w = &mut self.windows[index];
+        let measured = ended >= self.measured.0 && ended < self.measured.1;
+        match outcome {
+            OpOutcome::Ok => {
+                w.completed += 1;
+                w.response
+                    .get_or_insert_with(growing_histogram)
+                    .saturating_record(response);
+                if measured {
+                    self.interval.completed += 1;
+                    self.interval.response.saturating_record(response);
+                    self.interval.service.saturating_record(service);
+                }
+            }
+            OpOutcome::Error => {
+                w.errors += 1;
+                self.interval.errors += u64::from(measured);
+            }
+            OpOutcome::Timeout => {
+                w.timeouts += 1;
+                self.interval.timeouts += u64::from(measured);
+            }
         }
     }
 
-    /// Adds another driver's recorder (same window and interval).
-    pub fn merge(&mut self, other: &Recorder) {
+    /// Adds another recorder (another driver's, with the same window and
+    /// measured interval and a common time zero) into this one.
+    pub fn merge(&mut self, other: &Recorder) -> Result<(), MergeError> {
+        if self.window != other.window {
+            return Err(MergeError::Window(self.window, other.window));
+        }
+        if self.measured != other.measured {
+            return Err(MergeError::Measured(self.measured, other.measured));
+        }
         if self.windows.len() < other.windows.len() {
             self.windows
-                .resize_with(other.windows.len(), Bucket::default);
+                .resize_with(other.windows.len(), Window::default);
         }
         for (mine, theirs) in self.windows.iter_mut().zip(&other.windows) {
-            mine.merge(theirs);
+            if let Some(h) = &theirs.response {
+                // Growing histograms take any value of another; cannot fail.
+                let _ = mine.response.get_or_insert_with(growing_histogram).add(h);
+            }
+            mine.completed += theirs.completed;
+            mine.errors += theirs.errors;
+            mine.timeouts += theirs.timeouts;
         }
-        self.interval.merge(&other.interval);
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.interval.response.add(&other.interval.response);
+        let _ = self.interval.service.add(&other.interval.service);
+        self.interval.completed += other.interval.completed;
+        self.interval.errors += other.interval.errors;
+        self.interval.timeouts += other.interval.timeouts;
+        Ok(())
     }
 
-    /// The measured interval's bucket.
-    pub fn interval(&self) -> &Bucket {
-        &self.interval
+    /// Response times (us) of the measured interval.
+    pub fn response_histogram(&self) -> &Histogram<u64> {
+        &self.interval.response
+    }
+
+    /// Service times (us) of the measured interval.
+    pub fn service_histogram(&self) -> &Histogram<u64> {
+        &self.interval.service
     }
 
     /// The summary of the measured interval.
     pub fn summary(&self) -> Summary {
-        let b = &self.interval;
-        let secs = self
+        let m = &self.interval;
+        let measured_s = self
             .measured
             .1
             .saturating_sub(self.measured.0)
-            .as_secs_f64()
-            .max(1e-9);
-        let h = &b.response;
-        let q = |p: f64| {
-            if h.is_empty() {
-                0
-            } else {
-                h.value_at_quantile(p)
-            }
-        };
-        let s = |p: f64| {
-            if b.service.is_empty() {
-                0
-            } else {
-                b.service.value_at_quantile(p)
-            }
-        };
+            .as_secs_f64();
+        let h = &m.response;
         Summary {
-            completed: b.completed,
-            errors: b.errors,
-            timeouts: b.timeouts,
-            achieved_ops_per_s: b.completed as f64 / secs,
-            p50_us: q(0.5),
-            p90_us: q(0.9),
-            p99_us: q(0.99),
-            p999_us: q(0.999),
+            completed: m.completed,
+            errors: m.errors,
+            timeouts: m.timeouts,
+            measured_s,
+            achieved_ops_per_s: if measured_s > 0.0 {
+                m.completed as f64 / measured_s
+            } else {
+                0.0
+            },
+            p50_us: quantile(h, 0.5),
+            p90_us: quantile(h, 0.9),
+            p99_us: quantile(h, 0.99),
+            p999_us: quantile(h, 0.999),
             max_us: if h.is_empty() { 0 } else { h.max() },
             mean_us: if h.is_empty() { 0.0 } else { h.mean() },
-            service_p50_us: s(0.5),
-            service_p99_us: s(0.99),
+            service_p50_us: quantile(&m.service, 0.5),
+            service_p99_us: quantile(&m.service, 0.99),
         }
     }
 
-    /// One row per window: (start ms, window ms, completed, errors,
-    /// timeouts, p50 us, p99 us, max us).
+    /// One row per window from the start of the run to the last operation,
+    /// warm-up and cool-down included.
     pub fn timeseries(&self) -> Vec<WindowRow> {
+        let window_ms = u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX);
+        let window_ns = self.window.as_nanos();
         self.windows
             .iter()
             .enumerate()
-            .map(|(i, b)| {
-                let q = |p: f64| {
-                    if b.response.is_empty() {
-                        0
-                    } else {
-                        b.response.value_at_quantile(p)
+            .map(|(i, w)| {
+                let (p50_us, p99_us, max_us) = match &w.response {
+                    Some(h) if !h.is_empty() => {
+                        (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max())
                     }
+                    _ => (0, 0, 0),
                 };
                 WindowRow {
-                    start_ms: (i as u128 * self.window.as_millis()) as u64,
-                    window_ms: self.window.as_millis() as u64,
-                    completed: b.completed,
-                    errors: b.errors,
-                    timeouts: b.timeouts,
-                    p50_us: q(0.5),
-                    p99_us: q(0.99),
-                    max_us: if b.response.is_empty() {
-                        0
-                    } else {
-                        b.response.max()
-                    },
+                    start_ms: u64::try_from(i as u128 * window_ns / 1_000_000).unwrap_or(u64::MAX),
+                    window_ms,
+                    completed: w.completed,
+                    errors: w.errors,
+                    timeouts: w.timeouts,
+                    p50_us,
+                    p99_us,
+                    max_us,
                 }
             })
             .collect()
     }
 
-    /// The measured interval's response times in HdrHistogram's percentile
-    /// distribution text format (values in milliseconds).
+    /// The measured interval's response times as an HdrHistogram
+    /// percentile distribution (`.hgrm`), values in milliseconds.
     pub fn hgrm(&self) -> String {
-        hgrm(&self.interval.response)
-    }
-}
-
-/// One time-series window.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WindowRow {
-    /// Window start, ms from the run's start.
-    pub start_ms: u64,
-    /// Window length, ms.
-    pub window_ms: u64,
-    /// Completed ops.
-    pub completed: u64,
-    /// Errors.
-    pub errors: u64,
-    /// Timeouts.
-    pub timeouts: u64,
-    /// Median response time in the window, us.
-    pub p50_us: u64,
-    /// 99th percentile, us.
-    pub p99_us: u64,
-    /// Maximum, us.
-    pub max_us: u64,
-}
-
-/// Formats a histogram (microseconds) like HdrHistogram's
-/// `outputPercentileDistribution` with values scaled to milliseconds.
-pub fn hgrm(h: &Histogram<u64>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:>12} {:>14} {:>10} {:>14}\n",
-        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
-    );
-    if h.is_empty() {
-        let _ = writeln!(
-            out,
-            "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]",
-            0.0, 0.0
-        );
-        let _ = writeln!(
-            out,
-            "#[Max     = {:>12.3}, Total count    = {:>12}]",
-            0.0, 0
-        );
-        return out;
-    }
-    for v in h.iter_quantiles(5) {
-        let p = v.quantile_iterated_to();
-        let inv = if p < 1.0 {
-            format!("{:>14.2}", 1.0 / (1.0 - p))
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "{:>12.3} {:>2.12} {:>10} {}",
-            v.value_iterated_to() as f64 / 1000.0,
-            p,
-            v.count_since_last_iteration(),
-            inv
-        );
-    }
-    let _ = writeln!(
-        out,
-        "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]",
-        h.mean() / 1000.0,
-        h.stdev() / 1000.0
-    );
-    let _ = writeln!(
-        out,
-        "#[Max     = {:>12.3}, Total count    = {:>12}]",
-        h.max() as f64 / 1000.0,
-        h.len()
-    );
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
+        percentile_distribution(&self.interval.response, 5, 1000.0)
     }
 
-    #[test]
-    fn response_time_counts_from_the_intended_start() {
-        let mut r = Recorder::new(ms(100), (ms(0), ms(10_000)));
-        // Intended at 0, sent late at 90 ms, done at 100 ms: response 100 ms,
-        // service 10 ms.
-        r.record(ms(0), ms(90), ms(100), OpOutcome::Ok);
-        let s = r.summary();
-        assert!((99_000..=101_000).contains(&s.p50_us), "{s:?}");
-        assert!((9_900..=10_100).contains(&s.service_p50_us), "{s:?}");
-    }
-
-    #[test]
-    fn warmup_is_excluded_from_the_summary_but_kept_in_windows() {
-        let mut r = Recorder::new(ms(100), (ms(1_000), ms(2_000)));
-        r.record(ms(500), ms(500), ms(510), OpOutcome::Ok);
-        r.record(ms(1_500), ms(1_500), ms(1_520), OpOutcome::Ok);
-        r.record(ms(1_600), ms(1_600), ms(1_700), OpOutcome::Timeout);
-        r.record(ms(1_700), ms(1_700), ms(1_710), OpOutcome::Error);
-        let s = r.summary();
-        assert_eq!((s.completed, s.timeouts, s.errors), (1, 1, 1));
-        assert_eq!(s.achieved_ops_per_s, 1.0);
-        let ts = r.timeseries();
-        assert_eq!(ts[5].completed, 1);
-        assert_eq!(ts[15].completed, 1);
-        assert_eq!(ts[17].timeouts, 1);
-    }
-
-    #[test]
-    fn merging_adds_histograms_instead_of_averaging_percentiles() {
-        let mut a = Recorder::new(ms(100), (ms(0), ms(10_000)));
-        let mut b = Recorder::new(ms(100), (ms(0), ms(10_000)));
-        for _ in 0..99 {
-            a.record(ms(0), ms(0), ms(1), OpOutcome::Ok);
-        }
-        b.record(ms(0), ms(0), ms(1_000), OpOutcome::Ok);
-        a.merge(&b);
-        let s = a.summary();
-        assert_eq!(s.completed, 100);
-        // The true p99 of the merged set is 1 ms; averaging the two p99s
-        // would give about 500 ms.
-        assert!(s.p99_us <= 1_001, "{s:?}");
-        assert!(s.max_us >= 999_000);
-        let text = a.hgrm();
-        assert!(text.contains("Percentile") && text.contains("Total count"));
+    /// Likewise for service times.
+    pub fn service_hgrm(&self) -> String {
+        percentile_distribution(&self.interval.service, 5, 1000.0)
     }
 }

@@ -1,69 +1,95 @@
-//! The workload specification, as written in experiment files.
+//! The workload specification, as written in experiment files under
+//! `workload:` (or alone in the file given to `qlab drive`).
 //!
-//! Every field, with its default:
+//! Every field, with its default (fields without a default are required):
 //!
 //! ```yaml
 //! workload:
-//!   keys: 1000                 # key space size (YCSB recordcount)
+//!   keys: 1000                 # key space size (YCSB's recordcount)
 //!   key_choice:                # how each operation picks its key
-//!     kind: uniform            # uniform | zipfian | hotspot | conflict | sequential
-//!     # zipfian:  theta: 0.99 (0 < theta < 1), scrambled: true
-//!     # hotspot:  hot_keys: 0.2 (fraction of keys), hot_ops: 0.8 (fraction of ops)
-//!     # conflict: rate: 0.1    (probability an op hits the one shared key;
-//!     #                          otherwise a key private to its client)
-//!   read_ratio: 0.5            # fraction of operations that are reads
-//!   cas_ratio: 0.0             # fraction of writes that are compare-and-set
-//!   value_size: 64             # bytes, or {min: 16, max: 256} (uniform)
-//!   arrival:
-//!     kind: open               # open: arrivals at a rate, independent of replies
-//!     rate: 1000               #   ops/s over all clients
-//!     process: poisson         #   poisson | constant
-//!     # kind: closed           # closed: each client keeps `outstanding` ops in flight
-//!     # outstanding: 1
-//!   clients: 64                # logical clients (each has one op in flight)
-//!   duration: 10s              # whole run, warm-up and cool-down included
-//!   warmup: 2s                 # excluded from the summary, kept in time series
-//!   cooldown: 1s               # likewise, at the end
-//!   request_timeout: 1s        # after this an op counts as a timeout
-//!   seed: 1                    # every random choice derives from it
+//!     kind: zipfian            # uniform | zipfian | hotspot | conflict | sequential
+//!     theta: 0.99              # zipfian skew, 0 < theta < 1 (default 0.99)
+//!     scrambled: true          # spread hot ranks over the key space (default true)
+//!     # kind: hotspot, hot_keys: 0.2, hot_ops: 0.8
+//!     #   (hot_keys = fraction of keys that are hot, hot_ops = fraction of
+//!     #    ops that go to them; hot_fraction_of_keys / hot_fraction_of_ops
+//!     #    are accepted as longer names)
+//!     # kind: conflict, rate: 0.1
+//!     #   (probability that an op hits the one shared key; otherwise it hits
+//!     #    a key private to its client)
+//!     # kind: uniform | kind: sequential
+//!   read_ratio: 0.5            # fraction of operations that are reads (default 0.5)
+//!   cas_ratio: 0.0             # fraction of writes that are compare-and-set (default 0)
+//!   value_size: 64             # bytes (default 64), or {min: 16, max: 256}, uniform
+//!   arrival:                   # required
+//!     kind: open               # open (alias open_loop): arrivals at a rate,
+//!     rate: 1000               #   independent of replies; ops/s over all clients
+//!     process: poisson         #   poisson | constant (default poisson)
+//!     # kind: closed           # closed (alias closed_loop): each client keeps
+//!     # outstanding: 1         #   this many ops in flight (alias
+//!     #                        #   outstanding_per_client; default 1)
+//!   clients: 64                # logical clients (default 64)
+//!   duration: 10s              # required: the whole run, warm-up and cool-down included
+//!   warmup: 1s                 # excluded from the summary, kept in time series (default 1s)
+//!   cooldown: 500ms            # likewise, at the end (default 500ms)
+//!   request_timeout: 1s        # after this an op counts as a timeout (default 1s)
+//!   attempt_timeout: 100ms     # an unanswered attempt is retried, as the
+//!                              #   protocol's client logic says (default 100ms)
+//!   seed: 1                    # every random choice derives from it (default 1)
 //! ```
+//!
+//! Durations are written as in [`crate::duration`] (`"500ms"`, `"30s"`,
+//! `"2m"`). Unknown fields are errors, so a typo never silently falls back
+//! to a default. Parse with [`WorkloadSpec::from_yaml`], which also runs
+//! [`WorkloadSpec::validate`].
+
+pub use crate::validate::{ParseError, SpecError, MAX_LOGICAL_CLIENTS, MAX_VALUE_SIZE};
 
 use crate::duration::human;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::time::Duration;
-use thiserror::Error;
 
-/// How keys are chosen.
+/// How each operation picks its key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum KeyChoice {
     /// Every key equally likely.
     Uniform,
-    /// Zipfian over key ranks (YCSB's generator).
+    /// Zipfian over key ranks, with YCSB's generator (Gray et al.): rank `r`
+    /// has probability proportional to `1 / (r + 1)^theta`.
     Zipfian {
-        /// Skew, in (0, 1); YCSB uses 0.99.
+        /// Skew, strictly between 0 and 1; YCSB's default is 0.99.
         #[serde(default = "default_theta")]
         theta: f64,
-        /// Spread hot ranks over the key space by hashing (YCSB's
-        /// ScrambledZipfian), so the hottest keys are not 0, 1, 2...
+        /// Spread hot ranks over the key space with a fixed permutation
+        /// (like YCSB's ScrambledZipfian), so the hottest keys are not
+        /// 0, 1, 2, ... and do not sit next to each other.
         #[serde(default = "yes")]
         scrambled: bool,
     },
-    /// `hot_ops` of the operations go to the first `hot_keys` of the keys.
+    /// A fraction `hot_ops` of the operations go to the first `hot_keys`
+    /// fraction of the keys (uniformly among them), the rest uniformly to
+    /// the other keys (YCSB's hotspot distribution).
     Hotspot {
-        /// Fraction of keys that are hot, in (0, 1].
+        /// Fraction of the keys that are hot, in (0, 1].
+        #[serde(alias = "hot_fraction_of_keys")]
         hot_keys: f64,
-        /// Fraction of operations that hit them, in [0, 1].
+        /// Fraction of the operations that hit hot keys, in (0, 1].
+        #[serde(alias = "hot_fraction_of_ops")]
         hot_ops: f64,
     },
-    /// With probability `rate` an operation hits the one shared hot key;
-    /// otherwise a key private to its client (Paxi's and EPaxos' conflict
-    /// workload).
+    /// With probability `rate` an operation hits the one shared hot key
+    /// (key 0); otherwise a key private to its logical client, so two
+    /// clients conflict only on the hot key (the conflict workload of Paxi
+    /// and EPaxos).
     Conflict {
         /// Conflict rate, in [0, 1].
         rate: f64,
     },
-    /// Keys in order, wrapping around (each client starts at its own offset).
+    /// Keys in order, wrapping around; each logical client starts at its
+    /// own offset so that clients do not walk in lock-step.
     Sequential,
 }
 
@@ -74,28 +100,42 @@ fn yes() -> bool {
     true
 }
 
-/// Value sizes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Value sizes of writes, in bytes: a number (`64`) or `{min, max}`.
+///
+/// A written value never gets shorter than the tag that makes it unique
+/// (`c<client>-<seq>:`, see [`crate::ops`]); sizes below that are rounded up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ValueSize {
     /// Always this many bytes.
     Fixed(usize),
-    /// Uniform in `[min, max]` bytes.
+    /// Uniformly distributed in `[min, max]` bytes.
     Uniform {
-        /// Smallest.
+        /// Smallest size.
         min: usize,
-        /// Largest.
+        /// Largest size.
         max: usize,
     },
 }
 
-/// Open-loop arrival processes.
+impl ValueSize {
+    /// The largest size this can produce.
+    pub fn max(&self) -> usize {
+        match *self {
+            ValueSize::Fixed(n) => n,
+            ValueSize::Uniform { max, .. } => max,
+        }
+    }
+}
+
+/// Inter-arrival distribution of open-loop load.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Process {
-    /// Exponential inter-arrival times.
+    /// Exponential inter-arrival times (a Poisson process): independent
+    /// users, bursts included.
     Poisson,
-    /// Evenly spaced.
+    /// Evenly spaced arrivals, `1 / rate` apart.
     Constant,
 }
 
@@ -103,20 +143,24 @@ pub enum Process {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Arrival {
-    /// Arrivals at `rate` ops/s, scheduled up front and never skipped;
-    /// latency counts from the scheduled time.
+    /// Open loop: arrivals at `rate` ops/s over all clients, scheduled up
+    /// front from intended times and never skipped; latency counts from the
+    /// intended time (see [`crate::arrival`]).
+    #[serde(alias = "open_loop")]
     Open {
-        /// Offered load, ops/s, over all clients.
+        /// Offered load, ops/s, over all logical clients together.
         rate: f64,
         /// Inter-arrival distribution.
         #[serde(default = "poisson")]
         process: Process,
     },
-    /// Each client keeps `outstanding` operations in flight, issuing the next
-    /// when one completes (labelled closed-loop in results).
+    /// Closed loop: each logical client keeps `outstanding` operations in
+    /// flight, issuing the next as soon as one ends. Throughput then
+    /// depends on latency, so results are labelled `closed`.
+    #[serde(alias = "closed_loop")]
     Closed {
-        /// Operations in flight per client.
-        #[serde(default = "one")]
+        /// Operations in flight per client, at least 1.
+        #[serde(default = "one", alias = "outstanding_per_client")]
         outstanding: u32,
     },
 }
@@ -128,43 +172,58 @@ fn one() -> u32 {
     1
 }
 
-/// A workload.
+/// A workload: what operations, on which keys, at what pace, for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
-    /// Key space size.
+    /// Key space size (YCSB's recordcount): keys are `0..keys`, except that
+    /// the conflict workload extends the space when it has fewer keys than
+    /// clients need for private keys. At least 1. Default 1000.
     #[serde(default = "default_keys")]
     pub keys: u64,
-    /// Key choice.
+    /// How each operation picks its key. Default uniform.
     #[serde(default = "default_key_choice")]
     pub key_choice: KeyChoice,
-    /// Fraction of reads.
+    /// Fraction of operations that are reads, in [0, 1]. Default 0.5.
     #[serde(default = "half")]
     pub read_ratio: f64,
-    /// Fraction of writes that are compare-and-set.
+    /// Fraction of writes that are compare-and-set rather than plain puts,
+    /// in [0, 1]. A CAS expects the version its client last saw for the key
+    /// (0 if none). Default 0.
     #[serde(default)]
     pub cas_ratio: f64,
-    /// Value size.
+    /// Bytes per written value. Default 64.
     #[serde(default = "default_value_size")]
     pub value_size: ValueSize,
-    /// Arrival process.
+    /// Open or closed loop. Required.
     pub arrival: Arrival,
-    /// Logical clients.
+    /// Logical clients: each has at most one operation in flight (closed
+    /// loop: `outstanding` of them). At least 1. Default 64.
     #[serde(default = "default_clients")]
     pub clients: u32,
-    /// Whole run.
+    /// The whole run, warm-up and cool-down included. Required.
     #[serde(with = "human")]
     pub duration: Duration,
-    /// Warm-up excluded from the summary.
+    /// Start of the run left out of the summary (still in the time series),
+    /// while caches, connections and leaders settle. Default 1s.
     #[serde(with = "human", default = "default_warmup")]
     pub warmup: Duration,
-    /// Cool-down excluded from the summary.
+    /// End of the run left out of the summary (still in the time series),
+    /// while the last operations drain. Default 500ms.
     #[serde(with = "human", default = "default_cooldown")]
     pub cooldown: Duration,
-    /// Per-operation deadline.
+    /// An operation without a final answer this long after its intended
+    /// start counts as a timeout. Default 1s.
     #[serde(with = "human", default = "default_timeout")]
     pub request_timeout: Duration,
-    /// Seed.
+    /// How long one attempt of an operation waits for an answer before the
+    /// protocol's client logic is asked what to do (retry, elsewhere or
+    /// not); the operation as a whole still ends at `request_timeout`.
+    /// Default 100ms.
+    #[serde(with = "human", default = "default_attempt_timeout")]
+    pub attempt_timeout: Duration,
+    /// Seed of every random choice (keys, values, arrivals): the same seed
+    /// gives the same operations at the same intended times. Default 1.
     #[serde(default = "default_seed")]
     pub seed: u64,
 }
@@ -193,105 +252,25 @@ fn default_cooldown() -> Duration {
 fn default_timeout() -> Duration {
     Duration::from_secs(1)
 }
+fn default_attempt_timeout() -> Duration {
+    Duration::from_millis(100)
+}
 fn default_seed() -> u64 {
     1
 }
 
-/// A workload field with an unusable value.
-#[derive(Debug, Error, PartialEq)]
-#[error("workload.{field}: {reason}")]
-pub struct SpecError {
-    /// Dotted path of the field inside `workload`.
-    pub field: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
-
-fn bad(field: &'static str, reason: impl Into<String>) -> Result<(), SpecError> {
-    Err(SpecError {
-        field,
-        reason: reason.into(),
-    })
-}
-
-fn fraction(field: &'static str, v: f64) -> Result<(), SpecError> {
-    if !(0.0..=1.0).contains(&v) {
-        return bad(field, format!("{v} is not a fraction between 0 and 1"));
-    }
-    Ok(())
-}
-
 impl WorkloadSpec {
-    /// Checks every field; the first problem is reported with its field.
-    pub fn validate(&self) -> Result<(), SpecError> {
-        if self.keys == 0 {
-            return bad("keys", "must be at least 1");
-        }
-        match &self.key_choice {
-            KeyChoice::Zipfian { theta, .. } => {
-                if !(*theta > 0.0 && *theta < 1.0) {
-                    return bad(
-                        "key_choice.theta",
-                        format!("{theta} must be strictly between 0 and 1"),
-                    );
-                }
-            }
-            KeyChoice::Hotspot { hot_keys, hot_ops } => {
-                if !(*hot_keys > 0.0 && *hot_keys <= 1.0) {
-                    return bad(
-                        "key_choice.hot_keys",
-                        format!("{hot_keys} must be in (0, 1]"),
-                    );
-                }
-                fraction("key_choice.hot_ops", *hot_ops)?;
-            }
-            KeyChoice::Conflict { rate } => fraction("key_choice.rate", *rate)?,
-            KeyChoice::Uniform | KeyChoice::Sequential => {}
-        }
-        fraction("read_ratio", self.read_ratio)?;
-        fraction("cas_ratio", self.cas_ratio)?;
-        if let ValueSize::Uniform { min, max } = self.value_size {
-            if min > max {
-                return bad("value_size", format!("min {min} is larger than max {max}"));
-            }
-        }
-        match &self.arrival {
-            Arrival::Open { rate, .. } => {
-                if !rate.is_finite() || *rate <= 0.0 {
-                    return bad(
-                        "arrival.rate",
-                        format!("{rate} ops/s must be a positive number"),
-                    );
-                }
-            }
-            Arrival::Closed { outstanding } => {
-                if *outstanding == 0 {
-                    return bad("arrival.outstanding", "must be at least 1");
-                }
-            }
-        }
-        if self.clients == 0 {
-            return bad("clients", "must be at least 1");
-        }
-        if self.duration.is_zero() {
-            return bad("duration", "must be longer than zero");
-        }
-        if self.warmup + self.cooldown >= self.duration {
-            return bad(
-                "warmup",
-                format!(
-                    "warm-up ({:?}) plus cool-down ({:?}) leave nothing of the {:?} duration to measure",
-                    self.warmup, self.cooldown, self.duration
-                ),
-            );
-        }
-        if self.request_timeout.is_zero() {
-            return bad("request_timeout", "must be longer than zero");
-        }
-        Ok(())
+    /// Parses a workload from YAML (the mapping that sits under `workload:`
+    /// in an experiment file) and validates it. Syntax and type errors keep
+    /// serde_yaml's line and column.
+    pub fn from_yaml(text: &str) -> Result<WorkloadSpec, ParseError> {
+        let spec: WorkloadSpec = serde_yaml::from_str(text).map_err(ParseError::from_yaml)?;
+        spec.validate()?;
+        Ok(spec)
     }
 
-    /// The measured interval `[warmup, duration - cooldown)`.
+    /// The measured interval `[warmup, duration - cooldown)`, as offsets
+    /// from the start of the run.
     pub fn measured(&self) -> (Duration, Duration) {
         (self.warmup, self.duration.saturating_sub(self.cooldown))
     }
@@ -311,59 +290,61 @@ impl WorkloadSpec {
             Arrival::Closed { .. } => "closed",
         }
     }
+
+    /// Logical clients with one operation in flight each: `clients` in open
+    /// loop, `clients * outstanding` in closed loop.
+    pub fn logical_clients(&self) -> u64 {
+        match self.arrival {
+            Arrival::Open { .. } => u64::from(self.clients),
+            Arrival::Closed { outstanding } => u64::from(self.clients) * u64::from(outstanding),
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+struct ValueSizeVisitor;
 
-    fn parse(y: &str) -> Result<WorkloadSpec, String> {
-        let spec: WorkloadSpec = serde_yaml::from_str(y).map_err(|e| e.to_string())?;
-        spec.validate().map_err(|e| e.to_string())?;
-        Ok(spec)
+impl<'de> Visitor<'de> for ValueSizeVisitor {
+    type Value = ValueSize;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number of bytes or {min: BYTES, max: BYTES}")
     }
 
-    #[test]
-    fn a_full_spec_parses_with_defaults() {
-        let s = parse("arrival: {kind: open, rate: 500}\nduration: 10s\nkey_choice: {kind: zipfian}\nvalue_size: {min: 8, max: 16}\n")
-            .unwrap();
-        assert_eq!(s.keys, 1000);
-        assert_eq!(
-            s.key_choice,
-            KeyChoice::Zipfian {
-                theta: 0.99,
-                scrambled: true
-            }
-        );
-        assert_eq!(
-            s.arrival,
-            Arrival::Open {
-                rate: 500.0,
-                process: Process::Poisson
-            }
-        );
-        assert_eq!(s.duration, Duration::from_secs(10));
-        assert_eq!(s.value_size, ValueSize::Uniform { min: 8, max: 16 });
-        assert_eq!(s.offered_rate(), Some(500.0));
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ValueSize, E> {
+        usize::try_from(v)
+            .map(ValueSize::Fixed)
+            .map_err(|_| E::custom(format!("{v} bytes is too large")))
     }
 
-    #[test]
-    fn bad_specs_name_the_field() {
-        let cases = [
-            ("arrival: {kind: open, rate: 5}\nduration: 10s\nrat: 3\n", "unknown field `rat`"),
-            ("arrival: {kind: open, rate: -5}\nduration: 10s\n", "workload.arrival.rate"),
-            ("arrival: {kind: open, rate: 5}\nduration: 2s\nwarmup: 3s\n", "workload.warmup"),
-            ("arrival: {kind: open, rate: 5}\nduration: 10s\nclients: 0\n", "workload.clients"),
-            ("arrival: {kind: open, rate: 5}\nduration: ten seconds\n", "is not a duration"),
-            ("arrival: {kind: open, rate: 5}\nduration: 10s\nread_ratio: 1.5\n", "workload.read_ratio"),
-            ("arrival: {kind: open, rate: 5}\nduration: 10s\nkey_choice: {kind: zipfian, theta: 1.0}\n", "theta"),
-            ("arrival: {kind: open, rate: 5}\nduration: 10s\nkey_choice: {kind: conflict, rate: 2}\n", "key_choice.rate"),
-            ("arrival: {kind: closed, outstanding: 0}\nduration: 10s\n", "arrival.outstanding"),
-            ("arrival: {kind: open, rate: 5, burst: 3}\nduration: 10s\n", "unknown field `burst`"),
-        ];
-        for (yaml, expected) in cases {
-            let err = parse(yaml).unwrap_err();
-            assert!(err.contains(expected), "{yaml:?}: {err}");
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<ValueSize, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!(
+                "{v} is negative; a value size is a number of bytes"
+            ))),
         }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValueSize, A::Error> {
+        let (mut min, mut max) = (None, None);
+        while let Some(k) = map.next_key::<String>()? {
+            match k.as_str() {
+                "min" if min.is_none() => min = Some(map.next_value::<usize>()?),
+                "max" if max.is_none() => max = Some(map.next_value::<usize>()?),
+                "min" | "max" => return Err(de::Error::duplicate_field("min/max")),
+                other => return Err(de::Error::unknown_field(other, &["min", "max"])),
+            }
+        }
+        match (min, max) {
+            (Some(min), Some(max)) => Ok(ValueSize::Uniform { min, max }),
+            (None, _) => Err(de::Error::missing_field("min")),
+            (_, None) => Err(de::Error::missing_field("max")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValueSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ValueSize, D::Error> {
+        d.deserialize_any(ValueSizeVisitor)
     }
 }

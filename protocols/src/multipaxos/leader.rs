@@ -1,129 +1,82 @@
-//! The proposer: phase 1 over all open slots, phase 2 per slot with
-//! batching and pipelining, heartbeats and retransmission.
+//! The leader: phase 2 per slot with batching and pipelining, the
+//! re-proposals phase 1 left, heartbeats and retransmission.
 
 use super::{
     Ballot, Batch, MultiPaxos, PaxosMessage, PaxosRecord, PaxosTimer, Proposal, SLOT_WINDOW,
 };
 use crate::core::{Ctx, NodeEvent, Role};
 use crate::types::NodeId;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 impl MultiPaxos {
-    /// Leader timeout: campaign with a ballot above anything seen.
-    pub(super) fn start_phase1(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if self.role == Role::Leader {
-            return;
-        }
-        let round = self.promised.round.max(self.ballot.round) + 1;
-        self.ballot = Ballot {
-            round,
-            node: self.id,
-        };
-        self.promised = self.ballot;
-        self.persist(
-            ctx,
-            PaxosRecord::Promised {
-                ballot: self.ballot,
-            },
-        );
-        self.role = Role::Candidate;
-        self.leader = None;
-        self.prepare_from = self.commit + 1;
-        self.promises.clear();
-        self.reset_leader_timer(ctx);
-        if self.config.unsafe_skip_phase1 {
-            self.become_leader(ctx);
-            return;
-        }
-        let own = self.accepted_from(self.prepare_from);
-        self.promises.insert(self.id, own);
-        if self.promises.len() >= self.majority() {
-            self.become_leader(ctx);
-            return;
-        }
-        ctx.broadcast(PaxosMessage::Prepare {
-            ballot: self.ballot,
-            from_slot: self.prepare_from,
-        });
-    }
-
-    fn accepted_from(&self, from: u64) -> Vec<(u64, Ballot, Batch)> {
-        self.accepted
-            .range(from.max(1)..)
-            .map(|(&s, (b, v))| (s, *b, v.clone()))
-            .collect()
-    }
-
-    pub(super) fn on_promise(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        from: NodeId,
-        ballot: Ballot,
-        accepted: Vec<(u64, Ballot, Batch)>,
-    ) {
-        if self.role != Role::Candidate || ballot != self.ballot {
-            return;
-        }
-        self.promises.insert(from, accepted);
-        if self.promises.len() >= self.majority() {
-            self.become_leader(ctx);
-        }
-    }
-
-    pub(super) fn on_nack(&mut self, ctx: &mut Ctx<'_, Self>, promised: Ballot) {
-        if promised > self.ballot && self.role != Role::Follower {
-            self.promised = self.promised.max(promised);
-            self.step_down(ctx, promised);
-        }
-    }
-
-    fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// Phase 1 done (PMMC's "adopted"): queue, per open slot above the
+    /// highest reported commit point, the value of the highest ballot
+    /// reported, and no-ops for the holes; they are re-proposed through the
+    /// pipeline ahead of new client requests. Slots up to that commit point
+    /// are chosen already and come by catch-up.
+    pub(super) fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.role = Role::Leader;
         self.leader = Some(self.id);
         ctx.cancel_timer(PaxosTimer::LeaderTimeout);
         ctx.emit(NodeEvent::LeaderElected {
             term: self.ballot.as_term(),
         });
-        // Per slot, the value accepted in the highest ballot must be
-        // re-proposed; holes become no-ops.
-        let limit = self.prepare_from.saturating_add(SLOT_WINDOW);
-        let mut adopted: BTreeMap<u64, (Ballot, Batch)> = BTreeMap::new();
-        for (slot, ballot, batch) in std::mem::take(&mut self.promises).into_values().flatten() {
-            if slot < self.prepare_from || slot > limit {
-                continue;
-            }
-            match adopted.get(&slot) {
-                Some((b, _)) if *b >= ballot => {}
-                _ => {
-                    adopted.insert(slot, (ballot, batch));
-                }
-            }
-        }
-        let top = adopted.keys().next_back().copied().unwrap_or(0);
+        let phase1 = std::mem::take(&mut self.phase1);
+        let base = phase1.base.max(self.commit);
+        // Bounded by the checks in `on_promise`; holes are never allocated.
+        let top = phase1
+            .adopted
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(base)
+            .max(base);
         self.proposals.clear();
-        self.next_slot = self.prepare_from;
-        while self.next_slot <= top {
-            let slot = self.next_slot;
-            let batch = match self.chosen.get(&slot) {
-                Some(v) => v.clone(),
-                None => adopted.remove(&slot).map(|(_, v)| v).unwrap_or_default(),
-            };
-            self.propose(ctx, slot, batch);
+        self.backlog = phase1.adopted;
+        self.backlog_next = base.saturating_add(1);
+        self.backlog_top = top;
+        self.next_slot = top.saturating_add(1);
+        if let Some(source) = phase1.source {
+            let commit = phase1.base;
+            self.note_commit(ctx, source, commit);
         }
         self.send_heartbeats(ctx);
         ctx.set_timer(PaxosTimer::Heartbeat, self.config.heartbeat_interval);
         self.propose_pending(ctx);
     }
 
-    /// Proposes queued client requests while the pipeline has room.
+    /// Proposes, while the pipeline has room, the slots phase 1 left to
+    /// re-propose and then queued client requests.
     pub(super) fn propose_pending(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.role != Role::Leader {
             return;
         }
         let max_batch = self.config.max_batch.max(1);
-        while !self.pending.is_empty()
-            && self.proposals.len() < self.config.max_inflight_slots.max(1)
-        {
+        let inflight = self.config.max_inflight_slots.max(1);
+        while self.proposals.len() < inflight {
+            if self.backlog_next <= self.backlog_top {
+                let slot = self.backlog_next;
+                if slot >= self.backlog_top {
+                    // Done (written so that a top of u64::MAX ends too).
+                    self.backlog_next = 1;
+                    self.backlog_top = 0;
+                } else {
+                    self.backlog_next = slot + 1;
+                }
+                let adopted = self.backlog.remove(&slot).map(|(_, v)| v);
+                if slot <= self.commit {
+                    continue;
+                }
+                let batch = match self.chosen.get(&slot) {
+                    Some(v) => v.clone(),
+                    None => adopted.unwrap_or_default(),
+                };
+                self.propose(ctx, slot, batch);
+                continue;
+            }
+            if self.pending.is_empty() || self.next_slot > self.commit.saturating_add(SLOT_WINDOW) {
+                break;
+            }
             let n = self.pending.len().min(max_batch);
             let batch: Batch = self.pending.drain(..n).collect();
             let slot = self.next_slot;
@@ -131,9 +84,9 @@ impl MultiPaxos {
         }
     }
 
-    /// Phase 2 for one slot: accept locally (persisted), ask everyone.
+    /// Phase 2a for one slot: accept locally (persisted), ask everyone.
     fn propose(&mut self, ctx: &mut Ctx<'_, Self>, slot: u64, batch: Batch) {
-        self.next_slot = self.next_slot.max(slot + 1);
+        self.next_slot = self.next_slot.max(slot.saturating_add(1));
         self.proposals.insert(
             slot,
             Proposal {
@@ -150,7 +103,11 @@ impl MultiPaxos {
                 batch: batch.clone(),
             },
         );
-        self.own_accepts.push_back((seq, slot));
+        self.own_accepts.push_back(super::OwnAccept {
+            seq,
+            slot,
+            ballot: self.ballot,
+        });
         ctx.broadcast(PaxosMessage::Accept {
             ballot: self.ballot,
             slot,
@@ -159,6 +116,7 @@ impl MultiPaxos {
         });
     }
 
+    /// Phase 2b received.
     pub(super) fn on_accepted(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -198,8 +156,9 @@ impl MultiPaxos {
         });
     }
 
-    /// Heartbeat tick: heartbeat, and resend Accepts still waiting for a
-    /// majority (their messages may have been lost).
+    /// Heartbeat tick: heartbeat, resend Accepts still waiting for a
+    /// majority (their messages may have been lost), and keep fetching
+    /// chosen slots this leader lacks.
     pub(super) fn on_heartbeat_tick(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.role != Role::Leader {
             return;
@@ -225,6 +184,7 @@ impl MultiPaxos {
                 }
             }
         }
+        self.retry_catch_up(ctx);
         ctx.set_timer(PaxosTimer::Heartbeat, self.config.heartbeat_interval);
     }
 }

@@ -1,18 +1,20 @@
 //! The learner: chosen values, execution in slot order, catch-up.
 
-use super::{Ballot, Batch, MultiPaxos, PaxosMessage, SLOT_WINDOW};
+use super::{
+    Ballot, Batch, MultiPaxos, PaxosMessage, MAX_REQUESTS_PER_MESSAGE, MAX_SLOTS_PER_MESSAGE,
+    SLOT_WINDOW,
+};
 use crate::client::{ClientReply, ReplyBody};
 use crate::core::{Ctx, NodeEvent, Role};
-use crate::kv::{request_digest, ApplyOutcome};
+use crate::kv::request_digest;
 use crate::types::NodeId;
-
-/// Most chosen values sent in one catch-up message.
-const CATCH_UP_BATCH: usize = 64;
 
 impl MultiPaxos {
     /// Records that `slot` holds `batch` for good, and executes what it can.
+    /// Callers bound `slot` (peers' slot numbers are checked against the
+    /// window before they get here).
     pub(super) fn learn(&mut self, ctx: &mut Ctx<'_, Self>, slot: u64, batch: Batch) {
-        if slot <= self.commit || slot == 0 {
+        if slot <= self.commit {
             return;
         }
         self.chosen.entry(slot).or_insert(batch);
@@ -24,8 +26,10 @@ impl MultiPaxos {
         self.report_caught_up(ctx);
     }
 
+    /// Applies one chosen slot. Every command, and every no-op slot, gets
+    /// the next applied index, so applied indexes are dense and identical on
+    /// every replica although a slot holds a batch.
     fn execute(&mut self, ctx: &mut Ctx<'_, Self>, batch: Batch) {
-        self.executed = self.commit;
         if batch.is_empty() {
             self.applied_index += 1;
             ctx.applied(self.applied_index, None, 0);
@@ -39,14 +43,16 @@ impl MultiPaxos {
                 Some(request.id),
                 request_digest(request.id, &request.command),
             );
+            // Only the leader answers; a client that asked a replica which
+            // has since been deposed retries and gets the cached answer.
             if self.role == Role::Leader {
-                if let ApplyOutcome::Executed(r) | ApplyOutcome::Duplicate(r) = outcome {
+                if let Some(r) = outcome.response() {
                     ctx.reply(
                         request.id.client,
                         ClientReply {
                             id: request.id,
                             from: self.id,
-                            body: ReplyBody::Done(r),
+                            body: ReplyBody::Done(r.clone()),
                         },
                     );
                 }
@@ -55,10 +61,7 @@ impl MultiPaxos {
     }
 
     fn report_caught_up(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if !self.caught_up_reported
-            && self.leader_commit_seen > 0
-            && self.commit >= self.leader_commit_seen
-        {
+        if !self.caught_up_reported && self.known_commit > 0 && self.commit >= self.known_commit {
             self.caught_up_reported = true;
             ctx.emit(NodeEvent::CaughtUp {
                 index: self.applied_index,
@@ -66,9 +69,25 @@ impl MultiPaxos {
         }
     }
 
-    /// The leader of `ballot` says every slot up to `commit` is chosen:
-    /// slots we accepted in that ballot are chosen with our value; for the
-    /// others we ask.
+    /// Peer `from` knows every slot up to `commit` chosen: remember how far
+    /// there is to go, and fetch what we lack from it. (Only a target: an
+    /// absurd `commit` allocates nothing, catch-up requests stay rate
+    /// limited, and values are only taken within the window.)
+    pub(super) fn note_commit(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, commit: u64) {
+        if commit > self.known_commit {
+            self.known_commit = commit;
+            self.catch_up_peer = Some(from);
+        }
+        if commit > self.commit {
+            self.request_catch_up(ctx, from);
+        }
+        self.report_caught_up(ctx);
+    }
+
+    /// The leader of `ballot` says every slot up to `commit` is chosen.
+    /// A slot we accepted in that very ballot holds the value the leader
+    /// proposed, which is the chosen one (one proposer per ballot, one value
+    /// per slot and ballot); the others are fetched.
     pub(super) fn learn_commit(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -76,15 +95,11 @@ impl MultiPaxos {
         ballot: Ballot,
         commit: u64,
     ) {
-        if ballot < self.promised || ballot.node != from {
-            return;
-        }
-        let commit = commit.min(self.commit.saturating_add(SLOT_WINDOW));
-        self.leader_commit_seen = self.leader_commit_seen.max(commit);
-        if commit > self.commit {
+        let upto = commit.min(self.commit.saturating_add(SLOT_WINDOW));
+        if upto > self.commit {
             let known: Vec<(u64, Batch)> = self
                 .accepted
-                .range(self.commit + 1..=commit)
+                .range(self.commit + 1..=upto)
                 .filter(|(_, (b, _))| *b == ballot)
                 .map(|(&s, (_, v))| (s, v.clone()))
                 .collect();
@@ -92,12 +107,10 @@ impl MultiPaxos {
                 self.learn(ctx, slot, batch);
             }
         }
-        if self.commit < commit {
-            self.request_catch_up(ctx, from);
-        }
-        self.report_caught_up(ctx);
+        self.note_commit(ctx, from, commit);
     }
 
+    /// A heartbeat: the sender leads `ballot` and has chosen up to `commit`.
     pub(super) fn on_heartbeat(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -105,6 +118,10 @@ impl MultiPaxos {
         ballot: Ballot,
         commit: u64,
     ) {
+        self.saw(ballot);
+        if ballot.node != from {
+            return;
+        }
         if ballot < self.promised {
             ctx.send(
                 from,
@@ -112,9 +129,6 @@ impl MultiPaxos {
                     promised: self.promised,
                 },
             );
-            return;
-        }
-        if ballot.node != from {
             return;
         }
         if self.role != Role::Follower && ballot > self.ballot {
@@ -127,10 +141,11 @@ impl MultiPaxos {
         self.learn_commit(ctx, from, ballot, commit);
     }
 
-    /// Asks `leader` for missing chosen values, at most once per heartbeat
+    /// Asks `peer` for missing chosen values, at most once per heartbeat
     /// interval for the same gap (every Accept carries the commit point, and
-    /// a lagging learner must not answer each one with a request).
-    fn request_catch_up(&mut self, ctx: &mut Ctx<'_, Self>, leader: NodeId) {
+    /// a lagging learner must not answer each one with a request). A reply
+    /// that makes progress triggers the next request at once.
+    fn request_catch_up(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         let from_slot = self.commit + 1;
         let now = ctx.now();
         if let Some((at, slot)) = self.last_catch_up {
@@ -139,9 +154,34 @@ impl MultiPaxos {
             }
         }
         self.last_catch_up = Some((now, from_slot));
-        ctx.send(leader, PaxosMessage::CatchUpRequest { from_slot });
+        ctx.send(peer, PaxosMessage::CatchUpRequest { from_slot });
     }
 
+    /// Leader tick: a leader that lacks chosen slots (phase 1 found them
+    /// chosen elsewhere) keeps asking, moving to the next peer when the
+    /// last one did not help.
+    pub(super) fn retry_catch_up(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.commit >= self.known_commit {
+            return;
+        }
+        let stuck = self
+            .last_catch_up
+            .is_some_and(|(_, slot)| slot == self.commit + 1);
+        let mut peer = self.catch_up_peer.unwrap_or(self.id);
+        if stuck || peer == self.id {
+            peer = (peer + 1) % self.size;
+            if peer == self.id {
+                peer = (peer + 1) % self.size;
+            }
+        }
+        if peer == self.id {
+            return;
+        }
+        self.catch_up_peer = Some(peer);
+        self.request_catch_up(ctx, peer);
+    }
+
+    /// Serves chosen values from `from_slot` on, bounded per message.
     pub(super) fn on_catch_up_request(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -152,23 +192,41 @@ impl MultiPaxos {
         if from_slot > self.commit {
             return;
         }
-        let chosen: Vec<(u64, Batch)> = self
-            .chosen
-            .range(from_slot..=self.commit)
-            .take(CATCH_UP_BATCH)
-            .map(|(&s, v)| (s, v.clone()))
-            .collect();
-        if !chosen.is_empty() {
-            ctx.send(from, PaxosMessage::CatchUp { chosen });
+        let mut chosen: Vec<(u64, Batch)> = Vec::new();
+        let mut requests = 0;
+        for (&slot, batch) in self.chosen.range(from_slot..=self.commit) {
+            if chosen.len() >= MAX_SLOTS_PER_MESSAGE
+                || (!chosen.is_empty() && requests + batch.len() > MAX_REQUESTS_PER_MESSAGE)
+            {
+                break;
+            }
+            requests += batch.len();
+            chosen.push((slot, batch.clone()));
         }
+        ctx.send(
+            from,
+            PaxosMessage::CatchUp {
+                chosen,
+                commit: self.commit,
+            },
+        );
     }
 
-    pub(super) fn on_catch_up(&mut self, ctx: &mut Ctx<'_, Self>, chosen: Vec<(u64, Batch)>) {
+    /// Chosen values arrived; ask for the next chunk right away if more
+    /// are missing.
+    pub(super) fn on_catch_up(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        chosen: Vec<(u64, Batch)>,
+        commit: u64,
+    ) {
         for (slot, batch) in chosen {
             if slot > self.commit.saturating_add(SLOT_WINDOW) {
                 break;
             }
             self.learn(ctx, slot, batch);
         }
+        self.note_commit(ctx, from, commit);
     }
 }

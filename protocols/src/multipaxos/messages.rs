@@ -1,33 +1,15 @@
-//! Ballots, messages, timers and persist records of Multi-Paxos.
+//! Messages, timers and persist records of Multi-Paxos.
 
+use super::ballot::Ballot;
 use crate::client::ClientRequest;
-use crate::types::NodeId;
 use serde::{Deserialize, Serialize};
-
-/// A ballot: totally ordered by round, then proposer id, so two proposers
-/// never share one.
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub struct Ballot {
-    /// Round number.
-    pub round: u64,
-    /// The proposer.
-    pub node: NodeId,
-}
-
-impl Ballot {
-    /// A single number unique per ballot, reported as the "term" in status
-    /// and `LeaderElected` events: `round * 65536 + node`.
-    pub fn as_term(self) -> u64 {
-        self.round
-            .saturating_mul(65_536)
-            .saturating_add(u64::from(self.node))
-    }
-}
 
 /// The value of one slot: a batch of client requests (empty = no-op).
 pub type Batch = Vec<ClientRequest>;
+
+/// One accepted value as reported in a promise: `(slot, ballot, value)`
+/// (a "pvalue" in "Paxos Made Moderately Complex").
+pub type PValue = (u64, Ballot, Batch);
 
 /// Peer messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,12 +21,22 @@ pub enum PaxosMessage {
         /// First slot the proposer does not know chosen.
         from_slot: u64,
     },
-    /// Phase 1b.
+    /// Phase 1b: the acceptor promised `ballot` for every slot.
     Promise {
         /// The ballot promised.
         ballot: Ballot,
-        /// Everything accepted at or after the requested slot.
-        accepted: Vec<(u64, Ballot, Batch)>,
+        /// The `from_slot` of the Prepare answered (phase 1 runs in rounds).
+        from_slot: u64,
+        /// The acceptor's own commit point: every slot up to it is chosen
+        /// and the acceptor can serve it through catch-up, so its accepted
+        /// values at or below it are left out.
+        commit: u64,
+        /// Values accepted from `max(from_slot, commit + 1)` on, in slot
+        /// order.
+        accepted: Vec<PValue>,
+        /// `None` if `accepted` is everything; `Some(s)` if the message size
+        /// bound cut it after slot `s` (the proposer asks again from there).
+        covered_to: Option<u64>,
     },
     /// A higher ballot was promised: the sender must stop.
     Nack {
@@ -59,7 +51,8 @@ pub enum PaxosMessage {
         slot: u64,
         /// The value.
         batch: Batch,
-        /// Every slot up to this one is chosen.
+        /// The leader's commit point (every slot up to it is chosen),
+        /// piggybacked so followers learn without a separate message.
         commit: u64,
     },
     /// Phase 2b.
@@ -85,6 +78,8 @@ pub enum PaxosMessage {
     CatchUp {
         /// (slot, value) pairs, in slot order.
         chosen: Vec<(u64, Batch)>,
+        /// The sender's commit point, so the learner knows how far to go.
+        commit: u64,
     },
 }
 
@@ -97,7 +92,10 @@ pub enum PaxosTimer {
     Heartbeat,
 }
 
-/// What an acceptor persists.
+/// What an acceptor persists. Replaying any prefix of the records written
+/// rebuilds a state at least as strong as what was promised or accepted in
+/// messages that left the node (they were held until the records were
+/// durable).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PaxosRecord {
     /// A promise.

@@ -1,38 +1,61 @@
-//! Multi-Paxos with a stable leader, as a sans-IO core (after Lamport's
-//! "Paxos Made Simple" and van Renesse and Altinbuken's "Paxos Made
-//! Moderately Complex").
+//! Multi-Paxos with a stable leader, as a sans-IO core.
 //!
-//! - A replica that hears no heartbeat for a randomized leader timeout runs
-//!   phase 1 once for *all* open slots: `Prepare(ballot, from_slot)`; each
-//!   acceptor answers with every value it accepted from that slot on. With a
-//!   majority of promises, the new leader re-proposes, per slot, the value of
-//!   the highest ballot it heard, fills holes with no-ops, and continues.
-//!   Randomized timeouts and stepping down on a `Nack` keep duelling
-//!   proposers rare.
-//! - Phase 2 runs per slot; a slot holds a batch of client requests (up to
-//!   `max_batch`), and up to `max_inflight_slots` slots are in flight.
-//! - Acceptors persist promises and accepted values before answering (the
-//!   runtime holds the answer until the record is durable); the leader
-//!   counts its own acceptance once it is durable.
-//! - Heartbeats carry the commit point; a learner that accepted a slot's
-//!   value in the leader's ballot knows it is chosen, and one that lacks
-//!   values asks the leader for them (catch-up), which is also how a
-//!   restarted replica rebuilds its state machine.
-//! - Reads go through the log like writes, which makes them linearizable.
+//! The protocol follows Lamport's "Paxos Made Simple" and van Renesse and
+//! Altinbuken's "Paxos Made Moderately Complex" (PMMC); where both are
+//! silent, Paxi's `paxos` package (a stable leader that runs phase 1 once
+//! and then phase 2 per slot). Every replica plays all three roles.
+//!
+//! - **Leader election.** A replica that hears no heartbeat for a randomized
+//!   leader timeout (drawn from `ctx.rng()`) runs phase 1 once for *all*
+//!   open slots: `Prepare(ballot, from_slot)`, `from_slot` being the first
+//!   slot it does not know chosen. Each acceptor promises and answers with
+//!   its commit point and every value it accepted above it. With a majority
+//!   of promises the new leader re-proposes, per slot, the value of the
+//!   highest ballot it heard, fills holes with no-ops (PMMC's "scout"
+//!   adopting pvalues), and fetches the slots a promiser already knew
+//!   chosen through catch-up instead of re-proposing them. Randomized
+//!   timeouts, acceptors resetting their timeout when they promise, and
+//!   stepping down (with a fresh random timeout) on any higher ballot keep
+//!   duelling proposers rare.
+//! - **Phase 2** runs per slot; a slot holds a batch of up to `max_batch`
+//!   client requests and up to `max_inflight_slots` slots are in flight. A
+//!   slot is chosen on a majority of `Accepted`; the commit point rides on
+//!   the next `Accept` and on heartbeats (Paxi piggybacks it the same way).
+//! - **Durability.** Acceptors persist promises and accepted values before
+//!   answering (the runtime holds the answer until the record is durable,
+//!   see [`crate::core`]); the leader counts its own acceptance only once it
+//!   is durable. `recover` replays any prefix of the records.
+//! - **Learning.** A learner that accepted a slot's value in the ballot of
+//!   the leader announcing the commit point knows it is chosen; for the
+//!   others it asks (catch-up, pipelined chunk after chunk), which is also
+//!   how a restarted replica rebuilds its state machine. Chosen slots are
+//!   executed in slot order; each applied command (and each no-op slot)
+//!   gets the next *applied index*, so applied indexes are dense and equal
+//!   on all replicas even though slots hold batches.
+//! - **Reads** go through the log like writes, which makes them
+//!   linearizable without leases (a deposed leader cannot get a read
+//!   chosen).
 //! - Non-leaders redirect clients to the leader they know.
 //!
-//! Not implemented yet: log compaction (acceptors keep every slot).
+//! Not implemented: log compaction (acceptors keep every slot), a pre-vote
+//! (a replica returning from a partition with a high ballot preempts the
+//! leader once, as in PMMC), and reconfiguration.
 
 mod acceptor;
+mod ballot;
 mod config;
 mod leader;
 mod learner;
 mod messages;
+mod phase1;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_props;
 
+pub use ballot::{Ballot, TERM_NODE_SPACE};
 pub use config::MultiPaxosConfig;
-pub use messages::{Ballot, Batch, PaxosMessage, PaxosRecord, PaxosTimer};
+pub use messages::{Batch, PValue, PaxosMessage, PaxosRecord, PaxosTimer};
 
 use crate::client::leader::{LeaderClient, LeaderClientConfig};
 use crate::client::{ClientReply, ClientRequest, ReplyBody};
@@ -43,15 +66,33 @@ use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-/// Slots further than this beyond what a replica has executed are ignored
-/// (a bogus slot number must not make a replica loop or allocate for it).
-pub const SLOT_WINDOW: u64 = 1 << 20;
+/// How far beyond its own commit point a replica looks: it accepts no slot,
+/// adopts no promise and follows no commit point further away than this,
+/// so a bogus slot number from a peer cannot make it allocate or loop. A
+/// replica lagging further behind catches up first.
+pub const SLOT_WINDOW: u64 = 1 << 16;
+
+/// Most slots in one `Promise` or `CatchUp` message.
+pub const MAX_SLOTS_PER_MESSAGE: usize = 256;
+
+/// Most client requests in one `Promise` or `CatchUp` message (batches make
+/// slots large; this keeps messages well below transport frame limits).
+pub const MAX_REQUESTS_PER_MESSAGE: usize = 4096;
 
 /// A slot the leader proposed and is waiting on.
 #[derive(Clone, Debug)]
 struct Proposal {
     batch: Batch,
     acks: BTreeSet<NodeId>,
+}
+
+/// This node's own acceptance of a proposal, waiting for its record to be
+/// durable before it counts towards the majority.
+#[derive(Copy, Clone, Debug)]
+struct OwnAccept {
+    seq: u64,
+    slot: u64,
+    ballot: Ballot,
 }
 
 /// A Multi-Paxos replica (proposer, acceptor and learner in one).
@@ -63,29 +104,37 @@ pub struct MultiPaxos {
     // Acceptor state (persisted).
     promised: Ballot,
     accepted: BTreeMap<u64, (Ballot, Batch)>,
+    /// Highest ballot heard of (not a promise: never persisted), so the
+    /// next campaign outbids it.
+    seen: Ballot,
     // Proposer state.
     role: Role,
     ballot: Ballot,
     leader: Option<NodeId>,
-    promises: BTreeMap<NodeId, Vec<(u64, Ballot, Batch)>>,
-    prepare_from: u64,
+    phase1: phase1::Phase1,
     proposals: BTreeMap<u64, Proposal>,
+    /// Values phase 1 adopted, re-proposed for slots
+    /// `backlog_next..=backlog_top` ahead of new requests.
+    backlog: BTreeMap<u64, (Ballot, Batch)>,
+    backlog_next: u64,
+    backlog_top: u64,
     next_slot: u64,
     pending: VecDeque<ClientRequest>,
     // Learner state.
     chosen: BTreeMap<u64, Batch>,
     commit: u64,
-    executed: u64,
     applied_index: u64,
     kv: KvStore,
-    leader_commit_seen: u64,
+    /// Highest commit point heard from a peer.
+    known_commit: u64,
+    /// Whom to fetch missing chosen values from.
+    catch_up_peer: Option<NodeId>,
     caught_up_reported: bool,
     /// When and from which slot catch-up was last requested.
     last_catch_up: Option<(Time, u64)>,
     // Persistence.
     persist_seq: u64,
-    /// (persist seq, slot) of this node's own acceptances awaiting disk.
-    own_accepts: VecDeque<(u64, u64)>,
+    own_accepts: VecDeque<OwnAccept>,
 }
 
 impl MultiPaxos {
@@ -95,6 +144,11 @@ impl MultiPaxos {
 
     fn is_peer(&self, from: NodeId) -> bool {
         from < self.size && from != self.id
+    }
+
+    /// Notes a ballot heard of, for outbidding it later.
+    fn saw(&mut self, ballot: Ballot) {
+        self.seen = self.seen.max(ballot);
     }
 
     fn reset_leader_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -143,38 +197,29 @@ impl Protocol for MultiPaxos {
             config: config.clone(),
             promised: Ballot::default(),
             accepted: BTreeMap::new(),
+            seen: Ballot::default(),
             role: Role::Follower,
             ballot: Ballot::default(),
             leader: None,
-            promises: BTreeMap::new(),
-            prepare_from: 1,
+            phase1: phase1::Phase1::default(),
             proposals: BTreeMap::new(),
+            backlog: BTreeMap::new(),
+            backlog_next: 1,
+            backlog_top: 0,
             next_slot: 1,
             pending: VecDeque::new(),
             chosen: BTreeMap::new(),
             commit: 0,
-            executed: 0,
             applied_index: 0,
             kv: KvStore::new(),
-            leader_commit_seen: 0,
+            known_commit: 0,
+            catch_up_peer: None,
             caught_up_reported: false,
             last_catch_up: None,
             persist_seq: 0,
             own_accepts: VecDeque::new(),
         };
-        for record in records {
-            match record {
-                PaxosRecord::Promised { ballot } => node.promised = node.promised.max(ballot),
-                PaxosRecord::Accepted {
-                    slot,
-                    ballot,
-                    batch,
-                } => {
-                    node.promised = node.promised.max(ballot);
-                    node.accepted.insert(slot, (ballot, batch));
-                }
-            }
-        }
+        node.replay(records);
         node
     }
 
@@ -190,9 +235,13 @@ impl Protocol for MultiPaxos {
             PaxosMessage::Prepare { ballot, from_slot } => {
                 self.on_prepare(ctx, from, ballot, from_slot)
             }
-            PaxosMessage::Promise { ballot, accepted } => {
-                self.on_promise(ctx, from, ballot, accepted)
-            }
+            PaxosMessage::Promise {
+                ballot,
+                from_slot,
+                commit,
+                accepted,
+                covered_to,
+            } => self.on_promise(ctx, from, ballot, from_slot, commit, accepted, covered_to),
             PaxosMessage::Nack { promised } => self.on_nack(ctx, promised),
             PaxosMessage::Accept {
                 ballot,
@@ -200,8 +249,9 @@ impl Protocol for MultiPaxos {
                 batch,
                 commit,
             } => {
-                self.on_accept(ctx, from, ballot, slot, batch);
-                self.learn_commit(ctx, from, ballot, commit);
+                if self.on_accept(ctx, from, ballot, slot, batch) {
+                    self.learn_commit(ctx, from, ballot, commit);
+                }
             }
             PaxosMessage::Accepted { ballot, slot } => self.on_accepted(ctx, from, ballot, slot),
             PaxosMessage::Heartbeat { ballot, commit } => {
@@ -210,7 +260,7 @@ impl Protocol for MultiPaxos {
             PaxosMessage::CatchUpRequest { from_slot } => {
                 self.on_catch_up_request(ctx, from, from_slot)
             }
-            PaxosMessage::CatchUp { chosen } => self.on_catch_up(ctx, chosen),
+            PaxosMessage::CatchUp { chosen, commit } => self.on_catch_up(ctx, from, chosen, commit),
         }
     }
 
@@ -231,16 +281,24 @@ impl Protocol for MultiPaxos {
     }
 
     fn on_persisted(&mut self, ctx: &mut Ctx<'_, Self>, upto: u64) {
-        while let Some(&(seq, slot)) = self.own_accepts.front() {
-            if seq > upto {
+        while let Some(&own) = self.own_accepts.front() {
+            if own.seq > upto {
                 break;
             }
             self.own_accepts.pop_front();
-            let id = self.id;
-            self.record_ack(ctx, id, slot);
+            // An acceptance made under an earlier leadership must not count
+            // for a later proposal of the same slot.
+            if own.ballot == self.ballot {
+                let id = self.id;
+                self.record_ack(ctx, id, own.slot);
+            }
         }
     }
 
+    /// `term` is the encoded ballot ([`Ballot::as_term`]): the node's own
+    /// while it campaigns or leads, the one it promised otherwise.
+    /// `commit_index` counts slots; `applied_index` counts applied commands
+    /// and no-op slots (a slot holds a batch), as in `Action::Applied`.
     fn status(&self) -> NodeStatus {
         NodeStatus {
             role: self.role,
