@@ -47,7 +47,8 @@ pub(crate) async fn run_reader<M>(
     shared.connection_ended(&conn);
 }
 
-/// Decodes frames from one stream into the inbox. A frame that does not
+/// Reads the stream's incarnation header, then decodes frames from it
+/// into the inbox. A frame that does not
 /// decode is skipped and counted; broken framing (oversize, truncated)
 /// closes the connection, since the byte stream can no longer be trusted.
 async fn read_stream<M>(
@@ -60,6 +61,18 @@ async fn read_stream<M>(
     M: DeserializeOwned + Send + 'static,
 {
     let mut shutdown = shared.shutdown.subscribe();
+    let mut stream = stream;
+    // Every stream starts with the sender's incarnation (8 bytes, LE).
+    let mut header = [0u8; crate::frame::STREAM_HEADER_LEN];
+    let got = tokio::select! {
+        biased;
+        _ = closing(&mut shutdown) => return,
+        r = stream.read_exact(&mut header) => r,
+    };
+    if got.is_err() {
+        return;
+    }
+    shared.saw_incarnation(peer, u64::from_le_bytes(header));
     let mut reader = FrameReader::new(
         BufReader::with_capacity(READ_BUFFER, stream),
         shared.cfg.max_frame,

@@ -11,7 +11,11 @@
 //!   connection that identity opened to us, so replies go back on the
 //!   driver's own connection.
 //! - Every connection carries one unidirectional stream per direction;
-//!   frames on it arrive in order.
+//!   frames on it arrive in order. A stream opens with the sender's
+//!   *incarnation* (8 random bytes drawn at bind): when a peer shows up
+//!   with a new one it has restarted, and the link to it drops its old
+//!   connection and redials at once instead of writing into a dead
+//!   connection until the idle timeout notices.
 //! - While a peer is down its frames wait in the link's queue (plus the
 //!   writer's delay queue: at most `2 x queue_capacity` frames in all).
 //!   Past that, [`Endpoint::send`] waits (backpressure) and
@@ -66,6 +70,11 @@ pub struct EndpointConfig {
     pub idle_timeout: Duration,
     /// Keep-alive interval (must be below `idle_timeout`).
     pub keep_alive: Duration,
+    /// Round-trip time assumed before one is measured. It sets how soon a
+    /// lost handshake packet is resent (about three times this), e.g. a
+    /// dial that reached a restarted peer before it listened: QUIC's
+    /// default of 333 ms suits the Internet, a cluster wants far less.
+    pub initial_rtt: Duration,
     /// Link shaping applied to everything this endpoint sends.
     pub shaper: Arc<LinkShaper>,
 }
@@ -82,6 +91,7 @@ impl Default for EndpointConfig {
             connect_timeout: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(10),
             keep_alive: Duration::from_secs(1),
+            initial_rtt: Duration::from_millis(333),
             shaper: Arc::new(LinkShaper::default()),
         }
     }
@@ -161,6 +171,17 @@ struct Link {
     counters: Arc<PeerCounters>,
 }
 
+/// What a link's writer learns about its peer's process from elsewhere.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PeerNews {
+    /// The incarnation of the peer's latest stream to us (0: none yet).
+    /// The peer is up when it first changes; it restarted when it changes
+    /// again.
+    pub incarnation: u64,
+    /// Bumped by [`Endpoint::reconnect`].
+    pub forced: u64,
+}
+
 /// State shared by the endpoint handle and its tasks.
 pub(crate) struct Shared<M> {
     pub me: PeerIdentity,
@@ -171,6 +192,12 @@ pub(crate) struct Shared<M> {
     rt: tokio::runtime::Handle,
     links: Mutex<HashMap<PeerIdentity, Link>>,
     accepted: Mutex<HashMap<PeerIdentity, watch::Sender<Option<quinn::Connection>>>>,
+    /// A random number drawn at bind, sent at the head of every stream
+    /// this endpoint opens: a new value from a peer means the peer process
+    /// restarted.
+    pub incarnation: u64,
+    /// What is known of each peer's process, watched by its writer.
+    incarnations: Mutex<HashMap<PeerIdentity, watch::Sender<PeerNews>>>,
     conns: Mutex<BTreeMap<usize, ConnectionInfo>>,
     pub inbox: mpsc::Sender<(PeerIdentity, M)>,
 }
@@ -211,6 +238,28 @@ impl<M> Shared<M> {
     fn close(&self) {
         self.shutdown.send_replace(true);
         self.quinn.close(0u32.into(), b"endpoint closed");
+    }
+
+    fn news_slot(&self, peer: PeerIdentity) -> watch::Sender<PeerNews> {
+        lock(&self.incarnations)
+            .entry(peer)
+            .or_insert_with(|| watch::channel(PeerNews::default()).0)
+            .clone()
+    }
+
+    /// Tells the writer to `peer` to drop its connection and redial.
+    fn force_redial(&self, peer: PeerIdentity) {
+        self.news_slot(peer).send_modify(|n| n.forced += 1);
+    }
+
+    /// Records the incarnation a stream from `peer` announced; the writer
+    /// to `peer` decides what a change means (see [`PeerNews`]).
+    pub(crate) fn saw_incarnation(&self, peer: PeerIdentity, incarnation: u64) {
+        self.news_slot(peer).send_if_modified(|n| {
+            let changed = n.incarnation != incarnation;
+            n.incarnation = incarnation;
+            changed
+        });
     }
 
     fn accepted_slot(&self, peer: PeerIdentity) -> watch::Sender<Option<quinn::Connection>> {
@@ -271,6 +320,7 @@ where
         transport
             .max_idle_timeout(Some(idle))
             .keep_alive_interval(Some(cfg.keep_alive))
+            .initial_rtt(cfg.initial_rtt)
             .max_concurrent_uni_streams(8u32.into())
             .max_concurrent_bidi_streams(0u32.into());
         let transport = Arc::new(transport);
@@ -290,6 +340,8 @@ where
             rt,
             links: Mutex::new(HashMap::new()),
             accepted: Mutex::new(HashMap::new()),
+            incarnation: rand::random::<u64>() | 1,
+            incarnations: Mutex::new(HashMap::new()),
             conns: Mutex::new(BTreeMap::new()),
             inbox: inbox_tx,
         });
@@ -363,6 +415,7 @@ where
                 rx,
                 addr: addr_rx,
                 accepted: shared.accepted_slot(peer).subscribe(),
+                news: shared.news_slot(peer).subscribe(),
                 connected: conn_tx,
                 counters: counters.clone(),
             };
@@ -375,6 +428,13 @@ where
             }
         });
         f(link)
+    }
+
+    /// Drops the connection to `peer` and dials it afresh: for a caller that
+    /// knows the peer's process was replaced (a harness that restarted it)
+    /// before the peer has said so itself.
+    pub fn reconnect(&self, peer: PeerIdentity) {
+        self.shared().force_redial(peer);
     }
 
     /// Frames `msg` once, for one or many destinations.

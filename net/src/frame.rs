@@ -214,6 +214,15 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
+/// Bytes at the head of every stream, before the first frame: the
+/// sender's incarnation (see [`crate::Endpoint`]), little-endian.
+pub const STREAM_HEADER_LEN: usize = 8;
+
+/// The stream header announcing `incarnation`.
+pub fn stream_header(incarnation: u64) -> [u8; STREAM_HEADER_LEN] {
+    incarnation.to_le_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

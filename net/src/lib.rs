@@ -5,7 +5,7 @@
 //!   client, driver or control) is encoded in the certificate's DNS name
 //!   (`node-3.quorumlab`). PEM save/load in a directory.
 //! - [`tls`]: mutual TLS: servers require client certificates of the
-//!   cluster CA, clients trust only that CA; ALPN `quorumlab/1`; the verified
+//!   cluster CA, clients trust only that CA; ALPN `quorumlab/2`; the verified
 //!   peer certificate maps back to its [`PeerIdentity`].
 //! - [`frame`]: `u32`-length-prefixed postcard frames with a size limit;
 //!   [`FrameReader`] over any `AsyncRead`.

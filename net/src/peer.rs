@@ -3,6 +3,7 @@
 //! connection up (dialling with backoff, or waiting for the peer to dial
 //! in), and writes due frames in batches.
 
+use crate::endpoint::PeerNews;
 use crate::endpoint::{Direction, Shared};
 use crate::identity::PeerIdentity;
 use crate::stats::{add, PeerCounters};
@@ -60,6 +61,8 @@ pub(crate) struct LinkTask {
     pub rx: mpsc::Receiver<Queued>,
     pub addr: watch::Receiver<Option<SocketAddr>>,
     pub accepted: watch::Receiver<Option<quinn::Connection>>,
+    /// News of the peer's process (up, restarted, redial forced).
+    pub news: watch::Receiver<PeerNews>,
     pub connected: watch::Sender<bool>,
     pub counters: Arc<PeerCounters>,
 }
@@ -82,6 +85,17 @@ pub(crate) async fn closing(rx: &mut watch::Receiver<bool>) {
 fn usable(conn: &Option<(quinn::Connection, quinn::SendStream)>) -> bool {
     conn.as_ref()
         .is_some_and(|(c, _)| c.close_reason().is_none())
+}
+
+/// Forgets the connection to a peer that restarted; a connection we
+/// dialled is closed (it leads to the dead process), one the peer dialled
+/// is left to its reader.
+fn drop_restarted(conn: &mut Option<(quinn::Connection, quinn::SendStream)>, adopted: bool) {
+    if let Some((c, _)) = conn.take() {
+        if !adopted {
+            c.close(0u32.into(), b"peer restarted");
+        }
+    }
 }
 
 /// Runs the writer of one link until the endpoint closes or the link is
@@ -121,6 +135,18 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
         }));
     }
 
+    /// Reads the peer's news and says whether the process behind the
+    /// current connection is gone: a redial was forced, or a new
+    /// incarnation replaced the one we connected to. A first incarnation
+    /// is the process we reached; it is remembered, not acted on.
+    fn peer_replaced(&mut self, known: &mut PeerNews) -> bool {
+        let news = *self.task.news.borrow_and_update();
+        let replaced = news.forced != known.forced
+            || (known.incarnation != 0 && news.incarnation != known.incarnation);
+        *known = news;
+        replaced
+    }
+
     fn cap(&self) -> usize {
         self.shared.cfg.queue_capacity
     }
@@ -129,10 +155,17 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
         let mut conn: Option<(quinn::Connection, quinn::SendStream)> = None;
         // Whether `conn` is the peer's own connection to us (reply path).
         let mut adopted = false;
+        // The peer's news when `conn` was made.
+        let mut known = PeerNews::default();
         let mut queue_open = true;
         loop {
             if !queue_open && self.pending.is_empty() {
                 return;
+            }
+            // The peer restarted: a dialled connection went to its old
+            // process and is dead, even if QUIC has not noticed yet.
+            if self.task.news.has_changed().unwrap_or(false) && self.peer_replaced(&mut known) {
+                drop_restarted(&mut conn, adopted);
             }
             // Connect before taking more from the queue: while the peer is
             // down, frames wait in the bounded queue and senders feel it.
@@ -142,6 +175,7 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
                     Some((c, stream, was_adopted)) => {
                         conn = Some((c, stream));
                         adopted = was_adopted;
+                        known = *self.task.news.borrow_and_update();
                     }
                     None => return,
                 }
@@ -161,6 +195,12 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
                     },
                     // Notice a dead connection while idle, to reconnect early.
                     _ = watch_conn.closed() => continue,
+                    _ = self.task.news.changed() => {
+                        if self.peer_replaced(&mut known) {
+                            drop_restarted(&mut conn, adopted);
+                        }
+                        continue;
+                    }
                     // The peer got an address: dial it rather than keep
                     // writing on its connection (which stays open for it).
                     _ = self.task.addr.changed(), if adopted => {
@@ -267,6 +307,10 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
                         biased;
                         _ = closing(&mut self.shutdown) => return None,
                         r = dial(&self.shared, self.task.peer, &self.task.counters, addr) => r,
+                        // The peer just reached us, so it is up: a dial
+                        // that started before it listened would wait for
+                        // QUIC's next retransmission; start over now.
+                        _ = self.task.news.changed() => continue,
                     };
                     match res {
                         Some(c) => c,
@@ -275,8 +319,10 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
                                 biased;
                                 _ = closing(&mut self.shutdown) => return None,
                                 _ = sleep(backoff) => {}
-                                // A new address is worth trying at once.
+                                // A new address is worth trying at once, and
+                                // so is a peer that just reached us.
                                 _ = self.task.addr.changed() => {}
+                                _ = self.task.news.changed() => {}
                             }
                             backoff = (backoff * 2).min(cfg.reconnect_max);
                             continue;
@@ -307,9 +353,16 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
                 _ = closing(&mut self.shutdown) => return None,
                 s = conn.open_uni() => s,
             };
+            let opened = match opened {
+                Ok(mut stream) => {
+                    let header = crate::frame::stream_header(self.shared.incarnation);
+                    stream.write_all(&header).await.map(|()| stream).ok()
+                }
+                Err(_) => None,
+            };
             match opened {
-                Ok(stream) => return Some((conn, stream, adopted)),
-                Err(_) => {
+                Some(stream) => return Some((conn, stream, adopted)),
+                None => {
                     tokio::select! {
                         biased;
                         _ = closing(&mut self.shutdown) => return None,

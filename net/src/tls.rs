@@ -1,6 +1,6 @@
 //! Mutual TLS for cluster connections: both ends present a certificate of
 //! the cluster CA and trust nothing else. Uses rustls with the `ring`
-//! provider, TLS 1.3 only (QUIC requires it), ALPN `quorumlab/1`.
+//! provider, TLS 1.3 only (QUIC requires it), ALPN `quorumlab/2`.
 
 use crate::ca::Identity;
 use crate::identity::PeerIdentity;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 /// The application protocol negotiated on every quorumlab connection.
-pub const ALPN: &[u8] = b"quorumlab/1";
+pub const ALPN: &[u8] = b"quorumlab/2";
 
 /// Failures building TLS configurations or identifying a peer.
 #[derive(Debug, Error)]

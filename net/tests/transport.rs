@@ -127,7 +127,7 @@ async fn client_of_foreign_ca_is_refused() {
             .await
             .unwrap();
         let mut s = conn.open_uni().await.unwrap();
-        let mut frame = Vec::new();
+        let mut frame = net::frame::stream_header(42).to_vec();
         encode(&msg(7), &mut frame).unwrap();
         s.write_all(&frame).await.unwrap();
         let (from, m) = recv_within(&mut inbox, 5_000)

@@ -308,4 +308,21 @@ pub trait Protocol: Sized {
 
     /// The client-side logic for one logical client of this protocol.
     fn client(cluster: &Cluster, config: &Self::Config, client: ClientId) -> Self::Client;
+
+    /// The timing knobs of `config` that experiments reason about (crash a
+    /// leader within its heartbeat cycle, label election-timeout ranges).
+    /// Protocols without leaders keep the default: none.
+    fn timing(config: &Self::Config) -> Timing {
+        let _ = config;
+        Timing::default()
+    }
+}
+
+/// Leader-related timing of a protocol configuration.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// Period of the leader's heartbeats.
+    pub heartbeat: Option<Duration>,
+    /// Range from which election (or leader-suspicion) timeouts are drawn.
+    pub election_timeout: Option<(Duration, Duration)>,
 }

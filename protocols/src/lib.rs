@@ -33,5 +33,5 @@ pub mod types;
 pub mod unreplicated;
 pub mod wire;
 
-pub use crate::core::{Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Role};
+pub use crate::core::{Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Role, Timing};
 pub use crate::types::{ClientId, NodeId, RequestId, Time};

@@ -41,7 +41,7 @@ pub fn parse_plan(text: &str, origin: &str) -> anyhow::Result<Plan> {
         ));
     }
     let axes = take_sweep(&mut doc).map_err(|e| anyhow!("{origin}: {e}"))?;
-    let swept: Vec<String> = axes.iter().map(|(p, _)| p.clone()).collect();
+    let swept: Vec<String> = axes.iter().flat_map(|a| a.paths.clone()).collect();
     let mut points = Vec::new();
     for combo in combinations(&axes) {
         let mut point_doc = doc.clone();
@@ -84,6 +84,15 @@ pub fn parse_plan(text: &str, origin: &str) -> anyhow::Result<Plan> {
             experiment,
         });
     }
+    let trial_points = points
+        .iter()
+        .filter(|p| p.experiment.trials.is_some())
+        .count();
+    if trial_points != 0 && trial_points != points.len() {
+        return Err(anyhow!(
+            "{origin}: the sweep mixes trial points and load points; their results have different columns, so split them into two experiments"
+        ));
+    }
     Ok(Plan {
         document: doc,
         text: text.to_string(),
@@ -122,7 +131,11 @@ mod tests {
             "protocol=raft,workload.arrival.rate=20"
         );
         assert_eq!(
-            plan.points[3].experiment.workload.offered_rate(),
+            plan.points[3]
+                .experiment
+                .workload
+                .as_ref()
+                .and_then(|w| w.offered_rate()),
             Some(20.0)
         );
         assert_eq!(plan.swept, vec!["protocol", "workload.arrival.rate"]);

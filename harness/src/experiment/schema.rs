@@ -42,14 +42,62 @@ pub struct Experiment {
     /// fields are errors. Defaults are each protocol's own.
     #[serde(default)]
     pub protocol_config: serde_yaml::Value,
-    /// The load.
-    pub workload: WorkloadSpec,
+    /// The load. Required, except in trial experiments (`trials:`), which
+    /// measure elections without client load.
+    #[serde(default)]
+    pub workload: Option<WorkloadSpec>,
+    /// Repeated leader-crash trials instead of a load run (see
+    /// [`Trials`]); the Raft paper's election-time figure is one.
+    #[serde(default)]
+    pub trials: Option<Trials>,
     /// The fault timeline (see `faults.rs`), on the load's clock.
     #[serde(default)]
     pub faults: Vec<Fault>,
     /// How recovery is judged (see `recovery.csv`).
     #[serde(default)]
     pub recovery: RecoveryParams,
+}
+
+/// A trial experiment: crash the leader, time how long the cluster is
+/// without one, restart the crashed node, wait until everyone follows the
+/// new leader again, repeat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trials {
+    /// Trials per point and repetition.
+    pub count: u32,
+    /// The crash comes at a uniformly random moment within this window after
+    /// the settle time; default: the protocol's heartbeat interval, so the
+    /// crash falls at a random point of the leader's heartbeat cycle.
+    #[serde(default, with = "workloads::duration::human_opt")]
+    pub crash_within: Option<Duration>,
+    /// Quiet time after the cluster is whole again, before the next crash.
+    #[serde(default = "default_settle", with = "human")]
+    pub settle: Duration,
+    /// A trial with no new leader after this long is recorded as
+    /// `no_leader` (censored at this time), and the next trial starts.
+    #[serde(default = "default_give_up", with = "human")]
+    pub give_up: Duration,
+    /// One-way delay added to every replica-to-replica link for the whole
+    /// run (the Raft paper's broadcast time of ~15 ms is ~7.5 ms each way).
+    #[serde(default, with = "human")]
+    pub link_delay: Duration,
+    /// Uniform jitter on top of `link_delay`.
+    #[serde(default, with = "human")]
+    pub link_jitter: Duration,
+    /// Seed of the crash times (varied per repetition).
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+}
+
+fn default_settle() -> Duration {
+    Duration::from_millis(300)
+}
+fn default_give_up() -> Duration {
+    Duration::from_secs(10)
+}
+fn one_u64() -> u64 {
+    1
 }
 
 /// Parameters of the recovery metrics.
@@ -120,7 +168,28 @@ impl protocols::registry::ProtocolVisitor for CheckConfig<'_> {
     }
 }
 
+struct HeartbeatOf<'a>(&'a serde_yaml::Value);
+
+impl protocols::registry::ProtocolVisitor for HeartbeatOf<'_> {
+    type Output = Result<Option<Duration>, String>;
+    fn visit<P: protocols::Protocol>(self) -> Self::Output {
+        protocol_config::<P>(self.0).map(|c| P::timing(&c).heartbeat)
+    }
+}
+
 impl Experiment {
+    /// How long a trial waits before its crash at most: `crash_within`, or
+    /// the protocol's heartbeat interval.
+    pub fn crash_window(&self, t: &Trials) -> Result<Duration, String> {
+        match t.crash_within {
+            Some(d) => Ok(d),
+            None => self
+                .protocol
+                .visit(HeartbeatOf(&self.protocol_config))?
+                .ok_or_else(|| "trials.crash_within: required for this protocol".to_string()),
+        }
+    }
+
     /// Checks what serde cannot: ranges and relations between fields.
     pub fn validate(&self) -> Result<(), String> {
         if self.name.trim().is_empty() {
@@ -147,8 +216,54 @@ impl Experiment {
         if !(self.recovery.threshold > 0.0 && self.recovery.threshold <= 1.0) {
             return Err("recovery.threshold: must be in (0, 1]".into());
         }
-        self.workload.validate().map_err(|e| e.to_string())?;
         self.protocol.visit(CheckConfig(&self.protocol_config))?;
-        faults::validate(&self.faults, self.nodes, self.workload.duration)
+        match (&self.workload, &self.trials) {
+            (Some(w), None) => {
+                w.validate().map_err(|e| e.to_string())?;
+                faults::validate(&self.faults, self.nodes, w.duration)
+            }
+            (None, Some(t)) => self.validate_trials(t),
+            (Some(_), Some(_)) => Err(
+                "trials: a trial experiment runs no client load; remove `workload` (or `trials`)"
+                    .into(),
+            ),
+            (None, None) => Err("workload: required (the load to drive)".into()),
+        }
+    }
+
+    fn validate_trials(&self, t: &Trials) -> Result<(), String> {
+        if t.count == 0 {
+            return Err("trials.count: must be at least 1".into());
+        }
+        if self.nodes < 3 {
+            return Err(format!(
+                "trials: crashing the leader of {} replica(s) leaves no majority; use 3 or more nodes",
+                self.nodes
+            ));
+        }
+        if !self.faults.is_empty() {
+            return Err("faults: a trial experiment makes its own crashes; remove `faults`".into());
+        }
+        if self.durability == Durability::Memory {
+            return Err(
+                "durability: trials restart crashed leaders, which must keep their term and vote; use nosync or fsync"
+                    .into(),
+            );
+        }
+        if t.give_up < Duration::from_millis(10) {
+            return Err("trials.give_up: must be at least 10ms".into());
+        }
+        if t.crash_within.is_none()
+            && self
+                .protocol
+                .visit(HeartbeatOf(&self.protocol_config))?
+                .is_none()
+        {
+            return Err(format!(
+                "trials.crash_within: {} has no heartbeat interval to default to; set it",
+                self.protocol
+            ));
+        }
+        Ok(())
     }
 }

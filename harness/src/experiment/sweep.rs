@@ -8,6 +8,17 @@
 //! vary any field and a bad value is reported with its path before anything
 //! runs (OpenMessaging Benchmark expands list-valued workload fields the same
 //! way).
+//!
+//! Parameters that must change together are *zipped*: a key listing several
+//! paths separated by commas takes a list of tuples, one value per path, and
+//! contributes one axis (not a product) to the sweep:
+//!
+//! ```yaml
+//! sweep:
+//!   protocol_config.election_timeout_min,protocol_config.election_timeout_max:
+//!     - [150ms, 155ms]
+//!     - [150ms, 300ms]
+//! ```
 
 use serde_yaml::{Mapping, Value};
 use thiserror::Error;
@@ -34,6 +45,16 @@ pub enum SweepError {
         path: String,
         /// Where the walk stopped.
         at: String,
+    },
+    /// A tuple of a zipped key has the wrong number of values.
+    #[error("sweep.{path}: entry {index} must be a list of {expected} values, one per path")]
+    BadTuple {
+        /// The zipped key.
+        path: String,
+        /// Which entry (from 1).
+        index: usize,
+        /// Paths in the key.
+        expected: usize,
     },
     /// The product has too many points.
     #[error("sweep: {points} points is more than the limit of {limit}; split the experiment")]
@@ -78,9 +99,19 @@ pub fn value_label(v: &Value) -> String {
     }
 }
 
-/// Splits `doc` into its base (without `sweep`) and the sweep's paths and
-/// value lists, in file order.
-pub fn take_sweep(doc: &mut Value) -> Result<Vec<(String, Vec<Value>)>, SweepError> {
+/// One axis of a sweep: one path (or several zipped paths) and the values
+/// (tuples, one value per path) it takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// The dotted paths this axis sets.
+    pub paths: Vec<String>,
+    /// Each entry holds one value per path.
+    pub values: Vec<Vec<Value>>,
+}
+
+/// Splits `doc` into its base (without `sweep`) and the sweep's axes, in
+/// file order.
+pub fn take_sweep(doc: &mut Value) -> Result<Vec<Axis>, SweepError> {
     let Some(map) = doc.as_mapping_mut() else {
         return Ok(Vec::new());
     };
@@ -95,14 +126,39 @@ pub fn take_sweep(doc: &mut Value) -> Result<Vec<(String, Vec<Value>)>, SweepErr
         let Value::String(path) = k else {
             return Err(SweepError::BadKey);
         };
-        match v {
-            Value::Sequence(values) if !values.is_empty() => out.push((path, values)),
-            _ => return Err(SweepError::NotAList { path }),
+        let Value::Sequence(entries) = v else {
+            return Err(SweepError::NotAList { path });
+        };
+        if entries.is_empty() {
+            return Err(SweepError::NotAList { path });
         }
+        let paths: Vec<String> = path.split(',').map(|p| p.trim().to_string()).collect();
+        if paths.iter().any(String::is_empty) {
+            return Err(SweepError::BadKey);
+        }
+        let values = if paths.len() == 1 {
+            entries.into_iter().map(|v| vec![v]).collect()
+        } else {
+            let mut tuples = Vec::with_capacity(entries.len());
+            for (i, entry) in entries.into_iter().enumerate() {
+                match entry {
+                    Value::Sequence(t) if t.len() == paths.len() => tuples.push(t),
+                    _ => {
+                        return Err(SweepError::BadTuple {
+                            path,
+                            index: i + 1,
+                            expected: paths.len(),
+                        })
+                    }
+                }
+            }
+            tuples
+        };
+        out.push(Axis { paths, values });
     }
     let points = out
         .iter()
-        .try_fold(1usize, |acc, (_, vs)| acc.checked_mul(vs.len()))
+        .try_fold(1usize, |acc, axis| acc.checked_mul(axis.values.len()))
         .unwrap_or(usize::MAX);
     if points > MAX_POINTS {
         return Err(SweepError::TooLarge {
@@ -115,17 +171,19 @@ pub fn take_sweep(doc: &mut Value) -> Result<Vec<(String, Vec<Value>)>, SweepErr
 
 /// All combinations, first path varying slowest (so a sweep over
 /// `protocol` then `rate` runs every rate of one protocol together).
-pub fn combinations(axes: &[(String, Vec<Value>)]) -> Vec<Vec<Assignment>> {
+pub fn combinations(axes: &[Axis]) -> Vec<Vec<Assignment>> {
     let mut out: Vec<Vec<Assignment>> = vec![Vec::new()];
-    for (path, values) in axes {
-        let mut next = Vec::with_capacity(out.len() * values.len());
+    for axis in axes {
+        let mut next = Vec::with_capacity(out.len() * axis.values.len());
         for prefix in &out {
-            for v in values {
+            for tuple in &axis.values {
                 let mut p = prefix.clone();
-                p.push(Assignment {
-                    path: path.clone(),
-                    value: v.clone(),
-                });
+                for (path, value) in axis.paths.iter().zip(tuple) {
+                    p.push(Assignment {
+                        path: path.clone(),
+                        value: value.clone(),
+                    });
+                }
                 next.push(p);
             }
         }
@@ -203,6 +261,36 @@ mod tests {
         assert!(
             err.to_string().contains("`nodes` is not a section"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn zipped_paths_move_together() {
+        let mut doc = yaml("sweep:\n  a,b.c: [[1, x], [2, y]]\n  d: [true, false]\n");
+        let axes = take_sweep(&mut doc).unwrap();
+        assert_eq!(axes[0].paths, vec!["a".to_string(), "b.c".to_string()]);
+        let combos = combinations(&axes);
+        assert_eq!(combos.len(), 4, "2 tuples x 2 values, not 2 x 2 x 2");
+        let first: Vec<(String, String)> = combos[0]
+            .iter()
+            .map(|a| (a.path.clone(), value_label(&a.value)))
+            .collect();
+        assert_eq!(
+            first,
+            vec![
+                ("a".into(), "1".into()),
+                ("b.c".into(), "x".into()),
+                ("d".into(), "true".into())
+            ]
+        );
+        let mut bad = yaml("sweep:\n  a,b: [[1, 2], [3]]\n");
+        assert_eq!(
+            take_sweep(&mut bad),
+            Err(SweepError::BadTuple {
+                path: "a,b".into(),
+                index: 2,
+                expected: 2
+            })
         );
     }
 

@@ -117,6 +117,10 @@ pub fn node_endpoint_config() -> EndpointConfig {
         idle_timeout: Duration::from_millis(1_000),
         keep_alive: Duration::from_millis(200),
         reconnect_max: Duration::from_millis(250),
+        // Loopback and LAN testbeds: resend a lost handshake packet within
+        // ~100 ms, not QUIC's default of ~1 s (a restarted node is dialled
+        // a few ms before it listens).
+        initial_rtt: Duration::from_millis(25),
         ..EndpointConfig::default()
     }
 }

@@ -5,7 +5,7 @@
 use crate::experiment::faults::{Fault, Target};
 use crate::local::cluster::LocalCluster;
 use net::{Endpoint, Inbox, PeerIdentity};
-use protocols::core::Role;
+use protocols::core::{NodeStatus, Role};
 use protocols::wire::{ControlReply, ControlRequest, LinkShape, Wire};
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -26,7 +26,8 @@ enum Undo {
     Nothing,
 }
 
-fn unix_ns() -> u128 {
+/// Now, in nanoseconds since the Unix epoch (the clock of `events.csv`).
+pub fn unix_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -68,8 +69,9 @@ where
             .push((unix_ns(), node, kind.to_string(), detail));
     }
 
-    /// The current leader, from the nodes' status (highest term wins).
-    async fn leader(&mut self) -> Option<u32> {
+    /// The status of every node that answers within `wait` (crashed or
+    /// paused nodes never do).
+    pub async fn statuses(&mut self, wait: Duration) -> BTreeMap<u32, NodeStatus> {
         while self.inbox.try_recv().is_ok() {}
         for n in 0..self.nodes {
             let _ = self.control.try_send(
@@ -77,11 +79,9 @@ where
                 &Wire::Control(ControlRequest::Status),
             );
         }
-        // Crashed or paused nodes never answer: wait for all, or 150 ms.
-        let until = Instant::now() + Duration::from_millis(150);
-        let mut best: Option<(u64, u32)> = None;
-        let mut answers = 0;
-        while answers < self.nodes {
+        let until = Instant::now() + wait;
+        let mut answers = BTreeMap::new();
+        while (answers.len() as u32) < self.nodes {
             let Ok(Some((from, msg))) = tokio::time::timeout_at(until, self.inbox.recv()).await
             else {
                 break;
@@ -89,13 +89,52 @@ where
             if let (PeerIdentity::Node(n), Wire::ControlReply(ControlReply::Status(s))) =
                 (from, msg)
             {
-                answers += 1;
-                if s.role == Role::Leader && best.is_none_or(|(t, _)| s.term > t) {
-                    best = Some((s.term, n));
-                }
+                answers.insert(n, s);
             }
         }
-        best.map(|(_, n)| n)
+        answers
+    }
+
+    /// The current leader, from the nodes' status (highest term wins).
+    async fn leader(&mut self) -> Option<u32> {
+        self.statuses(Duration::from_millis(150))
+            .await
+            .into_iter()
+            .filter(|(_, s)| s.role == Role::Leader)
+            .max_by_key(|(_, s)| s.term)
+            .map(|(n, _)| n)
+    }
+
+    /// SIGKILLs node `n` and logs it with `detail`.
+    pub fn crash(&mut self, n: u32, detail: String) {
+        self.cluster.borrow_mut().crash(n);
+        self.log(n.to_string(), "fault_crash", detail);
+    }
+
+    /// Restarts node `n` (from its write-ahead log) and logs it.
+    pub fn restart(&mut self, n: u32) -> anyhow::Result<()> {
+        let result = self.cluster.borrow_mut().restart(n);
+        match &result {
+            Ok(()) => {
+                self.control.reconnect(PeerIdentity::Node(n));
+                self.log(n.to_string(), "fault_restart", String::new());
+            }
+            Err(e) => self.log(n.to_string(), "fault_skipped", format!("restart: {e}")),
+        }
+        result
+    }
+
+    /// Adds `delay` plus uniform `jitter` to every outgoing link of `node`
+    /// (not logged: a setting, not a fault).
+    pub fn delay_links_of(&self, node: u32, delay: Duration, jitter: Duration) {
+        self.shape(
+            node,
+            LinkShape {
+                delay_us: delay.as_micros() as u64,
+                jitter_us: jitter.as_micros() as u64,
+                ..LinkShape::default()
+            },
+        );
     }
 
     async fn resolve(&mut self, t: &Target) -> Option<u32> {
@@ -149,15 +188,11 @@ where
                     );
                     return Undo::Nothing;
                 };
-                self.cluster.borrow_mut().crash(n);
-                self.log(n.to_string(), "fault_crash", format!("SIGKILL ({node})"));
+                self.crash(n, format!("SIGKILL ({node})"));
                 Undo::Restart(n)
             }
             Fault::Restart { node, .. } => {
-                match self.cluster.borrow_mut().restart(*node) {
-                    Ok(()) => self.log(node.to_string(), "fault_restart", String::new()),
-                    Err(e) => self.log(node.to_string(), "fault_skipped", format!("restart: {e}")),
-                }
+                let _ = self.restart(*node);
                 Undo::Nothing
             }
             Fault::Pause { node, .. } => {
@@ -261,10 +296,9 @@ where
 
     async fn undo(&mut self, undo: Undo) {
         match undo {
-            Undo::Restart(n) => match self.cluster.borrow_mut().restart(n) {
-                Ok(()) => self.log(n.to_string(), "fault_restart", String::new()),
-                Err(e) => self.log(n.to_string(), "fault_skipped", format!("restart: {e}")),
-            },
+            Undo::Restart(n) => {
+                let _ = self.restart(n);
+            }
             Undo::Resume(n) => {
                 let _ = self.cluster.borrow().signal(n, libc::SIGCONT);
                 self.log(n.to_string(), "fault_resume", "SIGCONT".into());

@@ -5,6 +5,8 @@
 pub mod inject;
 pub mod point;
 pub mod rows;
+pub mod trial_rows;
+pub mod trials;
 
 use crate::experiment::load::{load_plan, Plan, Point};
 use crate::provenance::{sha256_bytes, Provenance};
@@ -18,6 +20,7 @@ use protocols::registry::ProtocolVisitor;
 use protocols::Protocol;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use trials::{run_trials, TrialsOutcome};
 
 /// Arguments of `qlab run`.
 #[derive(Args, Debug)]
@@ -62,16 +65,32 @@ struct RunOne<'a> {
     env: PointEnv<'a>,
 }
 
+/// What a point produced: a load run or a series of trials.
+enum Outcome {
+    Load(Box<PointOutcome>),
+    Trials(TrialsOutcome),
+}
+
 impl ProtocolVisitor for RunOne<'_> {
-    type Output = anyhow::Result<PointOutcome>;
-    fn visit<P: Protocol>(self) -> anyhow::Result<PointOutcome> {
+    type Output = anyhow::Result<Outcome>;
+    fn visit<P: Protocol>(self) -> anyhow::Result<Outcome> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("starting the runtime")?;
         runtime.block_on(async {
+            let work = async {
+                match &self.point.experiment.trials {
+                    Some(t) => run_trials::<P>(self.point, t, &self.env)
+                        .await
+                        .map(Outcome::Trials),
+                    None => run_point::<P>(self.point, &self.env)
+                        .await
+                        .map(|o| Outcome::Load(Box::new(o))),
+                }
+            };
             tokio::select! {
-                r = run_point::<P>(self.point, &self.env) => r,
+                r = work => r,
                 _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(Interrupted)),
             }
         })
@@ -82,6 +101,56 @@ impl ProtocolVisitor for RunOne<'_> {
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted")]
 struct Interrupted;
+
+fn record_trials(
+    results: &mut ResultsDir,
+    plan: &Plan,
+    point: &Point,
+    rep: u32,
+    out: &TrialsOutcome,
+) -> anyhow::Result<()> {
+    results.append(
+        &trial_rows::trials_table(),
+        &trial_rows::trial_rows(point, rep, out),
+    )?;
+    results.append(
+        &trial_rows::cdf_table(),
+        &trial_rows::cdf_rows(point, rep, out),
+    )?;
+    let events = rows::event_rows_of(point, rep, &out.events);
+    results.append(&rows::events_table(), &events)?;
+    results.finish_point(
+        PointKey {
+            point: point.label.clone(),
+            repetition: rep,
+        },
+        &trial_rows::trials_summary_table(&plan.swept),
+        &[trial_rows::trials_summary_row(point, rep, out)],
+    )
+}
+
+/// One line for the terminal about a finished trial point.
+fn trials_line(point: &Point, rep: u32, out: &TrialsOutcome) -> String {
+    let times = trial_rows::sorted_times(out);
+    let show = |v: Option<f64>| match v {
+        Some(x) if x.is_finite() => format!("{x:.0} ms"),
+        Some(_) => "no leader".into(),
+        None => "-".into(),
+    };
+    let short = if (times.len() as u32) < out.requested {
+        format!(" (of {} requested)", out.requested)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} r{rep}: {} trials{short}, time without leader p50 {}, p99 {}, max {}",
+        point.label,
+        times.len(),
+        show(trial_rows::nearest_rank(&times, 0.5)),
+        show(trial_rows::nearest_rank(&times, 0.99)),
+        show(times.last().copied()),
+    )
+}
 
 fn record(
     results: &mut ResultsDir,
@@ -216,7 +285,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 },
             });
             match outcome {
-                Ok(o) => {
+                Ok(Outcome::Trials(o)) => {
+                    record_trials(&mut results, &plan, point, rep, &o)?;
+                    say(&bar, trials_line(point, rep, &o));
+                }
+                Ok(Outcome::Load(o)) => {
                     record(&mut results, &plan, point, rep, &o)?;
                     let s = o.driver.recorder.summary();
                     say(

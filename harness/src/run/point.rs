@@ -30,6 +30,8 @@ pub struct TimedEvent {
 
 /// What one point produced.
 pub struct PointOutcome {
+    /// The load that was driven.
+    pub spec: workloads::WorkloadSpec,
     /// The driver's measurements.
     pub driver: DriverOutput,
     /// Node events.
@@ -50,7 +52,7 @@ pub struct PointEnv<'a> {
 
 /// Asks every node for its status until one leads (or, for protocols
 /// without leaders, all answer), or `limit` passes.
-async fn wait_ready<M>(
+pub(super) async fn wait_ready<M>(
     control: &Endpoint<Wire<M>>,
     inbox: &mut net::Inbox<Wire<M>>,
     nodes: u32,
@@ -96,7 +98,8 @@ where
     bail!("the cluster was not ready within {limit:?} (last statuses: {last:?}); see the node logs")
 }
 
-fn read_events(files: &[std::path::PathBuf], zero_unix_ns: u128) -> Vec<TimedEvent> {
+/// Reads the nodes' event files, with times relative to `zero_unix_ns`.
+pub(super) fn read_events(files: &[std::path::PathBuf], zero_unix_ns: u128) -> Vec<TimedEvent> {
     let mut events = Vec::new();
     for f in files {
         let Ok(text) = std::fs::read_to_string(f) else {
@@ -128,22 +131,13 @@ pub async fn run_point<P: Protocol>(
     env: &PointEnv<'_>,
 ) -> anyhow::Result<PointOutcome> {
     let exp = &point.experiment;
-    let seed = exp.workload.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
-    let cluster = RefCell::new(LocalCluster::start(&ClusterSpec {
-        exe: env.exe,
-        protocol: P::NAME,
-        nodes: exp.nodes,
-        durability: exp.durability,
-        cluster_dir: env.cluster_dir,
-        work_dir: env.work_dir,
-        seed,
-        config: if exp.protocol_config.is_null() {
-            String::new()
-        } else {
-            serde_yaml::to_string(&exp.protocol_config).context("encoding protocol_config")?
-        },
-    })?);
-    let result = drive_cluster::<P>(point, env, &cluster, seed).await;
+    let spec = exp
+        .workload
+        .clone()
+        .context("this point has no workload to drive")?;
+    let seed = spec.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
+    let cluster = RefCell::new(start_cluster::<P>(point, env, seed)?);
+    let result = drive_cluster::<P>(point, &spec, env, &cluster, seed).await;
     let mut cluster = cluster.into_inner();
     cluster.stop().await;
     let (driver, faults) = result?;
@@ -157,36 +151,103 @@ pub async fn run_point<P: Protocol>(
         });
     }
     events.sort_by(|a, b| a.time_ms.total_cmp(&b.time_ms));
-    Ok(PointOutcome { driver, events })
+    Ok(PointOutcome {
+        spec,
+        driver,
+        events,
+    })
+}
+
+/// Starts the point's cluster of `P` nodes.
+pub(super) fn start_cluster<P: Protocol>(
+    point: &Point,
+    env: &PointEnv<'_>,
+    seed: u64,
+) -> anyhow::Result<LocalCluster> {
+    let exp = &point.experiment;
+    LocalCluster::start(&ClusterSpec {
+        exe: env.exe,
+        protocol: P::NAME,
+        nodes: exp.nodes,
+        durability: exp.durability,
+        cluster_dir: env.cluster_dir,
+        work_dir: env.work_dir,
+        seed,
+        config: if exp.protocol_config.is_null() {
+            String::new()
+        } else {
+            serde_yaml::to_string(&exp.protocol_config).context("encoding protocol_config")?
+        },
+    })
+}
+
+/// The harness's control endpoint and its inbox.
+pub(super) type ControlPair<M> = (Endpoint<Wire<M>>, net::Inbox<Wire<M>>);
+
+/// Binds the harness's control endpoint and introduces every node to it.
+pub(super) fn control_endpoint<M>(
+    env: &PointEnv<'_>,
+    addrs: &[std::net::SocketAddr],
+) -> anyhow::Result<ControlPair<M>>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().context("loopback address")?;
+    let control_id = Identity::load(env.cluster_dir, PeerIdentity::Control)
+        .context("loading the control certificate")?;
+    let (control, inbox) = Endpoint::<Wire<M>>::bind(any, &control_id, node_endpoint_config())
+        .context("binding the control endpoint")?;
+    for (i, addr) in addrs.iter().enumerate() {
+        control.add_peer(PeerIdentity::Node(i as u32), *addr);
+    }
+    Ok((control, inbox))
+}
+
+/// Waits until the cluster is ready, failing early (with the log folder)
+/// if a node process died during start-up.
+pub(super) async fn await_cluster<M>(
+    cluster: &RefCell<LocalCluster>,
+    control: &Endpoint<Wire<M>>,
+    inbox: &mut net::Inbox<Wire<M>>,
+    nodes: u32,
+    limit: Duration,
+    work_dir: &Path,
+) -> anyhow::Result<()>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    let ready = wait_ready(control, inbox, nodes, limit).await;
+    let dead = cluster.borrow_mut().exited();
+    if !dead.is_empty() {
+        bail!(
+            "{} exited; see their logs in {}",
+            dead.join(", "),
+            work_dir.display()
+        );
+    }
+    ready
 }
 
 async fn drive_cluster<P: Protocol>(
     point: &Point,
+    spec: &workloads::WorkloadSpec,
     env: &PointEnv<'_>,
     cluster: &RefCell<LocalCluster>,
     seed: u64,
 ) -> anyhow::Result<(DriverOutput, Vec<FaultEvent>)> {
     let exp = &point.experiment;
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().context("loopback address")?;
-    let control_id = Identity::load(env.cluster_dir, PeerIdentity::Control)
-        .context("loading the control certificate")?;
-    let (control, mut control_inbox) =
-        Endpoint::<Wire<P::Message>>::bind(any, &control_id, node_endpoint_config())
-            .context("binding the control endpoint")?;
     let addrs = cluster.borrow().addrs.clone();
-    for (i, addr) in addrs.iter().enumerate() {
-        control.add_peer(PeerIdentity::Node(i as u32), *addr);
-    }
-    let ready = wait_ready(&control, &mut control_inbox, exp.nodes, exp.ready_timeout).await;
-    let dead = cluster.borrow_mut().exited();
-    if !dead.is_empty() {
-        bail!(
-            "{} exited during start-up; see their logs in {}",
-            dead.join(", "),
-            env.work_dir.display()
-        );
-    }
-    ready?;
+    let (control, mut control_inbox) = control_endpoint::<P::Message>(env, &addrs)?;
+    await_cluster(
+        cluster,
+        &control,
+        &mut control_inbox,
+        exp.nodes,
+        exp.ready_timeout,
+        env.work_dir,
+    )
+    .await?;
     let driver_id = Identity::load(env.cluster_dir, PeerIdentity::Driver(0))
         .context("loading the driver certificate")?;
     let (endpoint, inbox) =
@@ -200,7 +261,7 @@ async fn drive_cluster<P: Protocol>(
             .wait_connected(PeerIdentity::Node(i), Duration::from_secs(2))
             .await;
     }
-    let mut workload = exp.workload.clone();
+    let mut workload = spec.clone();
     workload.seed = seed;
     let mut injector = Injector::new(cluster, &control, control_inbox, exp.nodes);
     let members = Cluster::new(exp.nodes);

@@ -1,6 +1,6 @@
 //! Turning a point's outcome into result rows.
 
-use super::point::PointOutcome;
+use super::point::{PointOutcome, TimedEvent};
 use crate::experiment::load::Point;
 use crate::results::{Row, Table};
 use protocols::check::Outcome;
@@ -40,14 +40,7 @@ const SUMMARY_TAIL: &[&str] = &[
 
 /// The summary table for a sweep over `swept` parameters.
 pub fn summary_table(swept: &[String]) -> Table {
-    let mut cols: Vec<&str> = SUMMARY_HEAD.to_vec();
-    cols.extend_from_slice(SUMMARY_TAIL);
-    let extra: Vec<String> = swept
-        .iter()
-        .filter(|s| !SUMMARY_HEAD.contains(&s.as_str()))
-        .cloned()
-        .collect();
-    Table::new("summary.csv", &cols).with_extra(&extra, SUMMARY_HEAD.len())
+    summary_table_with(swept, SUMMARY_TAIL)
 }
 
 /// The time-series table.
@@ -92,34 +85,59 @@ pub fn history_table() -> Table {
     )
 }
 
-fn key_cols(point: &Point, repetition: u32) -> Row {
+/// The `point` and `repetition` columns every result table starts with.
+pub fn key_cols(point: &Point, repetition: u32) -> Row {
     vec![
         ("point".into(), point.label.clone()),
         ("repetition".into(), repetition.to_string()),
     ]
 }
 
+/// The key and fixed leading columns of a `summary.csv` row; `load` is
+/// the kind of run (open, closed, trials).
+pub fn head_cols(point: &Point, repetition: u32, load: &str) -> Row {
+    let e = &point.experiment;
+    let mut row = key_cols(point, repetition);
+    for (k, v) in [
+        ("experiment", e.name.clone()),
+        ("protocol", e.protocol.to_string()),
+        ("nodes", e.nodes.to_string()),
+        ("durability", e.durability.to_string()),
+        ("backend", "local".into()),
+        ("simulated", "false".into()),
+        ("load", load.to_string()),
+    ] {
+        row.push((k.to_string(), v));
+    }
+    for (k, v) in &point.params {
+        row.push((k.clone(), v.clone()));
+    }
+    row
+}
+
+/// A `summary.csv` table: the fixed head, the `swept` parameters, `tail`.
+pub fn summary_table_with(swept: &[String], tail: &[&str]) -> Table {
+    let mut cols: Vec<&str> = SUMMARY_HEAD.to_vec();
+    cols.extend_from_slice(tail);
+    let extra: Vec<String> = swept
+        .iter()
+        .filter(|s| !SUMMARY_HEAD.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    Table::new("summary.csv", &cols).with_extra(&extra, SUMMARY_HEAD.len())
+}
+
 /// The summary row of a point.
 pub fn summary_row(point: &Point, repetition: u32, out: &PointOutcome) -> Row {
-    let e = &point.experiment;
     let s = out.driver.recorder.summary();
-    let (warm, end) = e.workload.measured();
-    let mut row = key_cols(point, repetition);
+    let w = &out.spec;
+    let (warm, end) = w.measured();
+    let mut row = head_cols(point, repetition, w.loop_kind());
     let mut put = |k: &str, v: String| row.push((k.to_string(), v));
-    put("experiment", e.name.clone());
-    put("protocol", e.protocol.to_string());
-    put("nodes", e.nodes.to_string());
-    put("durability", e.durability.to_string());
-    put("backend", "local".into());
-    put("simulated", "false".into());
-    put("load", e.workload.loop_kind().into());
-    put("clients", e.workload.clients.to_string());
+    put("clients", w.clients.to_string());
     put(
         "offered_ops_per_s",
-        e.workload
-            .offered_rate()
-            .map(|r| format!("{r}"))
-            .unwrap_or_default(),
+        w.offered_rate().map(|r| format!("{r}")).unwrap_or_default(),
     );
     put("achieved_ops_per_s", format!("{:.1}", s.achieved_ops_per_s));
     put("completed", s.completed.to_string());
@@ -144,9 +162,6 @@ pub fn summary_row(point: &Point, repetition: u32, out: &PointOutcome) -> Row {
         "driver_cpu_percent",
         format!("{:.1}", out.driver.cpu_utilisation * 100.0),
     );
-    for (k, v) in &point.params {
-        row.push((k.clone(), v.clone()));
-    }
     row
 }
 
@@ -178,7 +193,12 @@ pub fn timeseries_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Ve
 
 /// Event rows of a point.
 pub fn event_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<Row> {
-    out.events
+    event_rows_of(point, repetition, &out.events)
+}
+
+/// Event rows of `events`.
+pub fn event_rows_of(point: &Point, repetition: u32, events: &[TimedEvent]) -> Vec<Row> {
+    events
         .iter()
         .map(|e| {
             let mut row = key_cols(point, repetition);
@@ -302,7 +322,7 @@ pub fn recovery_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<
                 &windows,
                 ev.time_ms,
                 &elections,
-                e.workload.warmup.as_millis() as f64,
+                out.spec.warmup.as_millis() as f64,
                 e.recovery.threshold,
                 e.recovery.sustain.as_secs_f64() * 1000.0,
             );

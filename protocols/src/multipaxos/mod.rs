@@ -59,7 +59,7 @@ pub use messages::{Batch, PValue, PaxosMessage, PaxosRecord, PaxosTimer};
 
 use crate::client::leader::{LeaderClient, LeaderClientConfig};
 use crate::client::{ClientReply, ClientRequest, ReplyBody};
-use crate::core::{Cluster, Ctx, NodeStatus, Protocol, Role};
+use crate::core::{Cluster, Ctx, NodeStatus, Protocol, Role, Timing};
 use crate::kv::KvStore;
 use crate::types::{ClientId, NodeId, Time};
 use rand::Rng;
@@ -315,5 +315,11 @@ impl Protocol for MultiPaxos {
 
     fn client(cluster: &Cluster, _config: &MultiPaxosConfig, _client: ClientId) -> LeaderClient {
         LeaderClient::new(cluster.size, LeaderClientConfig::default())
+    }
+    fn timing(config: &MultiPaxosConfig) -> Timing {
+        Timing {
+            heartbeat: Some(config.heartbeat_interval),
+            election_timeout: Some((config.leader_timeout_min, config.leader_timeout_max)),
+        }
     }
 }

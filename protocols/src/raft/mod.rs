@@ -48,7 +48,7 @@ pub use messages::{Entry, Payload, RaftMessage, RaftRecord, RaftTimer};
 
 use crate::client::leader::{LeaderClient, LeaderClientConfig};
 use crate::client::{ClientReply, ClientRequest, ReplyBody};
-use crate::core::{Cluster, Ctx, NodeStatus, Protocol, Role};
+use crate::core::{Cluster, Ctx, NodeStatus, Protocol, Role, Timing};
 use crate::kv::KvStore;
 use crate::types::{ClientId, NodeId};
 use log::Log;
@@ -307,5 +307,11 @@ impl Protocol for Raft {
 
     fn client(cluster: &Cluster, _config: &RaftConfig, _client: ClientId) -> LeaderClient {
         LeaderClient::new(cluster.size, LeaderClientConfig::default())
+    }
+    fn timing(config: &RaftConfig) -> Timing {
+        Timing {
+            heartbeat: Some(config.heartbeat_interval),
+            election_timeout: Some((config.election_timeout_min, config.election_timeout_max)),
+        }
     }
 }

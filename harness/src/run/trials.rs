@@ -1,0 +1,296 @@
+//! Trial experiments: crash the leader again and again and time how long the
+//! cluster is without one (the Raft paper's Figure 16, "time without
+//! leader").
+//!
+//! One trial: wait until every replica follows one leader, stay quiet for
+//! `settle`, wait a uniformly random time within `crash_within` (so the crash
+//! falls at a random point of the leader's heartbeat cycle), SIGKILL the
+//! leader, and time from the kill to the first `leader_elected` event of
+//! another replica (read from the nodes' own event logs, so the polling
+//! interval does not blur it). Then restart the crashed replica from its
+//! write-ahead log and wait until the cluster is whole again.
+
+use super::inject::{unix_ns, FaultEvent, Injector};
+use super::point::TimedEvent;
+use super::point::{await_cluster, control_endpoint, read_events, start_cluster, PointEnv};
+use crate::experiment::load::Point;
+use crate::experiment::schema::Trials;
+use crate::local::cluster::LocalCluster;
+use anyhow::{bail, Context};
+use protocols::core::{Protocol, Role};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How a trial ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrialOutcome {
+    /// Another replica was elected.
+    Elected,
+    /// No replica was elected within `give_up`.
+    NoLeader,
+}
+
+impl TrialOutcome {
+    /// Name in `trials.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialOutcome::Elected => "elected",
+            TrialOutcome::NoLeader => "no_leader",
+        }
+    }
+}
+
+/// One trial's measurements.
+#[derive(Clone, Debug)]
+pub struct TrialRecord {
+    /// Trial number, from 0.
+    pub trial: u32,
+    /// The leader that was crashed.
+    pub crashed: u32,
+    /// Its term when crashed.
+    pub old_term: u64,
+    /// When it was crashed, ms on the point's clock.
+    pub crash_ms: f64,
+    /// How long after the settle time the crash came, ms.
+    pub crash_offset_ms: f64,
+    /// The replica that was elected.
+    pub new_leader: Option<u32>,
+    /// Its term.
+    pub new_term: Option<u64>,
+    /// From the kill to the first election of another replica, ms.
+    pub time_without_leader_ms: Option<f64>,
+    /// How the trial ended.
+    pub outcome: TrialOutcome,
+}
+
+/// What a trial point produced.
+pub struct TrialsOutcome {
+    /// One record per trial.
+    pub trials: Vec<TrialRecord>,
+    /// Injections and node events, ms on the point's clock.
+    pub events: Vec<TimedEvent>,
+    /// Trials that were asked for (fewer ran if the cluster broke down).
+    pub requested: u32,
+    /// The protocol's election-timeout range, if it has one.
+    pub election_timeout: Option<(Duration, Duration)>,
+    /// The crash window used.
+    pub crash_within: Duration,
+}
+
+/// Waits until every replica answers and all follow one leader that knows
+/// it leads; returns that leader and its term.
+async fn wait_whole<M>(
+    injector: &mut Injector<'_, M>,
+    nodes: u32,
+    limit: Duration,
+) -> Option<(u32, u64)>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let st = injector.statuses(Duration::from_millis(100)).await;
+        if st.len() as u32 == nodes {
+            let leaders: std::collections::BTreeSet<Option<u32>> =
+                st.values().map(|s| s.leader).collect();
+            if let (1, Some(Some(l))) = (leaders.len(), leaders.iter().next()) {
+                if let Some(s) = st.get(l).filter(|s| s.role == Role::Leader) {
+                    return Some((*l, s.term));
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// Runs the trials of one point of protocol `P`.
+pub async fn run_trials<P: Protocol>(
+    point: &Point,
+    trials: &Trials,
+    env: &PointEnv<'_>,
+) -> anyhow::Result<TrialsOutcome> {
+    let exp = &point.experiment;
+    let crash_within = exp.crash_window(trials).map_err(anyhow::Error::msg)?;
+    let config = crate::experiment::schema::protocol_config::<P>(&exp.protocol_config)
+        .map_err(anyhow::Error::msg)?;
+    let seed = trials.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
+    let cluster = RefCell::new(start_cluster::<P>(point, env, seed)?);
+    let zero = unix_ns();
+    let result = trial_loop::<P>(point, trials, env, &cluster, seed, crash_within, zero).await;
+    let mut cluster = cluster.into_inner();
+    cluster.stop().await;
+    let (records, faults) = result?;
+    let mut events = read_events(&cluster.event_files, zero);
+    for (t, node, kind, detail) in faults {
+        events.push(TimedEvent {
+            time_ms: (t as f64 - zero as f64) / 1e6,
+            node,
+            kind,
+            detail,
+        });
+    }
+    events.sort_by(|a, b| a.time_ms.total_cmp(&b.time_ms));
+    Ok(TrialsOutcome {
+        trials: records,
+        events,
+        requested: trials.count,
+        election_timeout: P::timing(&config).election_timeout,
+        crash_within,
+    })
+}
+
+/// The first election of a replica other than `crashed` after `t0` (Unix
+/// ns), from the nodes' event logs: (node, term, ms after `t0`).
+fn first_election_after(
+    files: &[std::path::PathBuf],
+    t0: u128,
+    crashed: u32,
+) -> Option<(u32, u64, f64)> {
+    read_events(files, t0)
+        .into_iter()
+        .filter(|e| e.kind == "leader_elected" && e.time_ms > 0.0)
+        .filter_map(|e| {
+            let node: u32 = e.node.parse().ok()?;
+            let term: u64 = e.detail.parse().ok()?;
+            (node != crashed).then_some((node, term, e.time_ms))
+        })
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+}
+
+async fn trial_loop<P: Protocol>(
+    point: &Point,
+    trials: &Trials,
+    env: &PointEnv<'_>,
+    cluster: &RefCell<LocalCluster>,
+    seed: u64,
+    crash_within: Duration,
+    zero: u128,
+) -> anyhow::Result<(Vec<TrialRecord>, Vec<FaultEvent>)> {
+    let exp = &point.experiment;
+    let addrs = cluster.borrow().addrs.clone();
+    let files = cluster.borrow().event_files.clone();
+    let (control, mut inbox) = control_endpoint::<P::Message>(env, &addrs)?;
+    await_cluster(
+        cluster,
+        &control,
+        &mut inbox,
+        exp.nodes,
+        exp.ready_timeout,
+        env.work_dir,
+    )
+    .await?;
+    let mut injector = Injector::new(cluster, &control, inbox, exp.nodes);
+    let shape = |inj: &Injector<'_, P::Message>, n: u32| {
+        if !trials.link_delay.is_zero() || !trials.link_jitter.is_zero() {
+            inj.delay_links_of(n, trials.link_delay, trials.link_jitter);
+        }
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e1a_7001);
+    let mut records = Vec::new();
+    let mut unsettled = 0u32;
+    while (records.len() as u32) < trials.count {
+        let trial = records.len() as u32;
+        let Some((leader, old_term)) = reform(&mut injector, exp.nodes, exp.ready_timeout).await
+        else {
+            bail!(
+                "trial {trial}: the cluster did not agree on a leader within {:?} even after restarting every replica; see the node logs in {}",
+                exp.ready_timeout,
+                env.work_dir.display()
+            );
+        };
+        // Every replica answered, so every control link is up: (re)apply
+        // the link delay, which a restarted replica does not remember.
+        for n in 0..exp.nodes {
+            shape(&injector, n);
+        }
+        tokio::time::sleep(trials.settle).await;
+        let offset = crash_within.mul_f64(rng.gen::<f64>());
+        tokio::time::sleep(offset).await;
+        // With short timeouts a leader can be deposed in the quiet time;
+        // crashing a follower would time nothing, so such a round is redone.
+        let leads = injector
+            .statuses(Duration::from_millis(50))
+            .await
+            .get(&leader)
+            .is_some_and(|s| s.role == Role::Leader && s.term == old_term);
+        if !leads {
+            unsettled += 1;
+            if unsettled > trials.count.max(10) {
+                bail!(
+                    "trial {trial}: leadership kept changing without a crash ({unsettled} times); the election timeouts are too short for this network"
+                );
+            }
+            continue;
+        }
+        let t0 = unix_ns();
+        injector.crash(leader, format!("SIGKILL (leader, trial {trial})"));
+        let given_up = Instant::now() + trials.give_up;
+        let mut seen = None;
+        while Instant::now() < given_up {
+            let st = injector.statuses(Duration::from_millis(50)).await;
+            if st
+                .iter()
+                .any(|(n, s)| *n != leader && s.role == Role::Leader && s.term > old_term)
+            {
+                // The event line is written before the status changes.
+                seen = first_election_after(&files, t0, leader);
+                if seen.is_some() {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // An election may land between the last poll and the deadline.
+        let seen = seen
+            .or_else(|| first_election_after(&files, t0, leader))
+            .filter(|(_, _, ms)| *ms <= trials.give_up.as_secs_f64() * 1000.0);
+        records.push(TrialRecord {
+            trial,
+            crashed: leader,
+            old_term,
+            crash_ms: (t0 as f64 - zero as f64) / 1e6,
+            crash_offset_ms: offset.as_secs_f64() * 1000.0,
+            new_leader: seen.map(|s| s.0),
+            new_term: seen.map(|s| s.1),
+            time_without_leader_ms: seen.map(|s| s.2),
+            outcome: if seen.is_some() {
+                TrialOutcome::Elected
+            } else {
+                TrialOutcome::NoLeader
+            },
+        });
+        injector
+            .restart(leader)
+            .with_context(|| format!("trial {trial}: restarting replica {leader}"))?;
+    }
+    Ok((records, std::mem::take(&mut injector.events)))
+}
+
+/// Waits for the cluster to be whole; if it is not within `limit` (replicas
+/// whose timeouts are in lock-step can split votes forever, as the Raft
+/// paper's 150-150 ms line shows), restarts every replica one after another
+/// to break the lock-step, and waits once more.
+async fn reform<M>(
+    injector: &mut Injector<'_, M>,
+    nodes: u32,
+    limit: Duration,
+) -> Option<(u32, u64)>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    if let Some(found) = wait_whole(injector, nodes, limit).await {
+        return Some(found);
+    }
+    for n in 0..nodes {
+        injector.crash(n, "SIGKILL (restarting a leaderless cluster)".into());
+        if injector.restart(n).is_err() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(37)).await;
+    }
+    wait_whole(injector, nodes, limit).await
+}
