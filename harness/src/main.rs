@@ -2,10 +2,15 @@
 //!
 //! Subcommands: `run` (experiments on a local cluster), `node` (one replica),
 //! `sim` (randomized simulator runs with safety and linearizability checks).
-//! `drive` (a stand-alone driver); `plot`, `report` and `check` come with the
-//! analysis work.
+//! `drive` (a stand-alone driver), `plot` (figures), `report` (one HTML
+//! page), `compare` (ratios between runs) and `check` (linearizability of
+//! recorded histories).
 
+mod cmd_check;
+mod cmd_compare;
 mod cmd_drive;
+mod cmd_plot;
+mod cmd_report;
 mod cmd_sim;
 mod experiment;
 mod local;
@@ -37,6 +42,15 @@ enum Command {
     Node(node::cli::NodeArgs),
     /// Drive a workload against running nodes and write its measurements.
     Drive(cmd_drive::DriveArgs),
+    /// Compare two runs' summaries point by point (ratios B/A), or with
+    /// `--by protocol` the points of one run that differ only in protocol.
+    Compare(cmd_compare::CompareArgs),
+    /// Check a run's recorded histories for linearizability and stale reads.
+    Check(cmd_check::CheckArgs),
+    /// Draw the figures of a results folder (SVG and PNG) into its plots/.
+    Plot(cmd_plot::PlotArgs),
+    /// Write one self-contained report.html for a results folder.
+    Report(cmd_report::ReportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,5 +60,9 @@ fn main() -> anyhow::Result<()> {
         Command::Node(args) => node::cli::run(args),
         Command::Run(args) => run::run(args),
         Command::Drive(args) => cmd_drive::run(args),
+        Command::Compare(args) => cmd_compare::run(args),
+        Command::Check(args) => cmd_check::run(args),
+        Command::Plot(args) => cmd_plot::run(args),
+        Command::Report(args) => cmd_report::run(args),
     }
 }

@@ -245,9 +245,12 @@ impl Recorder {
         match outcome {
             OpOutcome::Ok => {
                 w.completed += 1;
-                w.response
-                    .get_or_insert_with(growing_histogram)
-                    .saturating_record(response);
+                let h = w.response.get_or_insert_with(growing_histogram);
+                // `saturating_record` would clamp to the current (small)
+                // range instead of growing it: record, which resizes.
+                if h.record(response).is_err() {
+                    h.saturating_record(response);
+                }
                 if measured {
                     self.interval.completed += 1;
                     self.interval.response.saturating_record(response);

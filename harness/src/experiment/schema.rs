@@ -56,6 +56,28 @@ pub struct Experiment {
     /// How recovery is judged (see `recovery.csv`).
     #[serde(default)]
     pub recovery: RecoveryParams,
+    /// Numbers a paper published for this experiment; `qlab report` shows
+    /// them beside the measured ones.
+    #[serde(default)]
+    pub published: Vec<Published>,
+}
+
+/// One published number: which results it describes, and its value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Published {
+    /// Where it was published (paper, section or figure).
+    pub source: String,
+    /// The summary rows it corresponds to: column = value (all must match).
+    #[serde(rename = "where", default)]
+    pub at: std::collections::BTreeMap<String, serde_yaml::Value>,
+    /// The summary column it is compared with (e.g. `p50_ms`).
+    pub metric: String,
+    /// The published value, in that column's unit.
+    pub value: f64,
+    /// How to read it (e.g. "text says: more than 10 s").
+    #[serde(default)]
+    pub note: String,
 }
 
 /// A trial experiment: crash the leader, time how long the cluster is

@@ -209,6 +209,37 @@ fn sanitize(label: &str) -> String {
         .collect()
 }
 
+/// Writes `published.csv`: the experiment's published numbers, for the
+/// report to set beside ours.
+fn write_published(
+    out: &Path,
+    published: &[crate::experiment::schema::Published],
+) -> anyhow::Result<()> {
+    let path = out.join("published.csv");
+    if published.is_empty() {
+        return Ok(());
+    }
+    let mut w =
+        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record(["source", "where", "metric", "value", "note"])?;
+    for p in published {
+        let at: Vec<String> =
+            p.at.iter()
+                .map(|(k, v)| format!("{k}={}", crate::experiment::sweep::value_label(v)))
+                .collect();
+        w.write_record([
+            p.source.as_str(),
+            at.join(";").as_str(),
+            p.metric.as_str(),
+            p.value.to_string().as_str(),
+            p.note.as_str(),
+        ])?;
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 /// Runs `qlab run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let plan = load_plan(&args.experiment)?;
@@ -242,6 +273,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(_) => {}
         None => Provenance::collect(plan.document.clone(), digest).write(&out)?,
     }
+    write_published(&out, &first.published)?;
     let cluster_dir = out.join("cluster");
     ensure_credentials(&cluster_dir)?;
     let exe = std::env::current_exe().context("locating the qlab binary")?;

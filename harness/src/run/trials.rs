@@ -231,7 +231,8 @@ async fn trial_loop<P: Protocol>(
         let given_up = Instant::now() + trials.give_up;
         let mut seen = None;
         while Instant::now() < given_up {
-            let st = injector.statuses(Duration::from_millis(50)).await;
+            // The crashed replica never answers: poll with a short wait.
+            let st = injector.statuses(Duration::from_millis(20)).await;
             if st
                 .iter()
                 .any(|(n, s)| *n != leader && s.role == Role::Leader && s.term > old_term)

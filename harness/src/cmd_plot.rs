@@ -1,0 +1,42 @@
+//! `qlab plot RESULTS_DIR`: draw every figure that applies to a results
+//! folder into `RESULTS_DIR/plots/` (SVG and PNG), from its CSVs alone.
+
+use analysis::plot::{render_all, PlotOptions};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `qlab plot`.
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    /// A results folder written by `qlab run` (or copied from a testbed).
+    pub results: PathBuf,
+    /// Latency objective of the scalability figure: p99 at most this many
+    /// milliseconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub slo_ms: f64,
+}
+
+/// Runs `qlab plot`.
+pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.slo_ms > 0.0 && args.slo_ms.is_finite(),
+        "--slo-ms must be a positive number of milliseconds"
+    );
+    anyhow::ensure!(
+        args.results.is_dir(),
+        "{} is not a results folder",
+        args.results.display()
+    );
+    let files = render_all(
+        &args.results,
+        PlotOptions {
+            slo_ms: args.slo_ms,
+        },
+    )
+    .with_context(|| format!("plotting {}", args.results.display()))?;
+    for f in &files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
