@@ -17,17 +17,23 @@ pub struct PlotArgs {
     pub slo_ms: f64,
 }
 
-/// Runs `qlab plot`.
-pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+/// Checks the arguments `qlab plot` and `qlab report` share.
+pub fn check_args(results: &std::path::Path, slo_ms: f64) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.slo_ms > 0.0 && args.slo_ms.is_finite(),
+        slo_ms > 0.0 && slo_ms.is_finite(),
         "--slo-ms must be a positive number of milliseconds"
     );
     anyhow::ensure!(
-        args.results.is_dir(),
+        results.is_dir(),
         "{} is not a results folder",
-        args.results.display()
+        results.display()
     );
+    Ok(())
+}
+
+/// Runs `qlab plot`.
+pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    check_args(&args.results, args.slo_ms)?;
     let files = render_all(
         &args.results,
         PlotOptions {

@@ -19,15 +19,7 @@ pub struct ReportArgs {
 
 /// Runs `qlab report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.slo_ms > 0.0 && args.slo_ms.is_finite(),
-        "--slo-ms must be a positive number of milliseconds"
-    );
-    anyhow::ensure!(
-        args.results.is_dir(),
-        "{} is not a results folder",
-        args.results.display()
-    );
+    crate::cmd_plot::check_args(&args.results, args.slo_ms)?;
     let path = write_report(
         &args.results,
         PlotOptions {

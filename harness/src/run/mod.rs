@@ -8,9 +8,11 @@ pub mod rows;
 pub mod trial_rows;
 pub mod trials;
 
+// File names of points follow the same rule as the figures' names.
 use crate::experiment::load::{load_plan, Plan, Point};
 use crate::provenance::{sha256_bytes, Provenance};
 use crate::results::{PointKey, ResultsDir};
+use analysis::plot::figures::sanitize;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -194,19 +196,6 @@ fn say(bar: &ProgressBar, line: String) {
     } else {
         bar.println(line);
     }
-}
-
-fn sanitize(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '=' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Writes `published.csv`: the experiment's published numbers, for the
