@@ -4,6 +4,7 @@
 //! recovery metrics, and published numbers beside ours for reproductions.
 
 use crate::plot::{figures_for, save, PlotError, PlotOptions};
+use crate::stats::{saturation_point, LoadPoint};
 use crate::table::{ResultTable, RowRef};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -135,6 +136,55 @@ fn published_html(published: &ResultTable, summary: &ResultTable) -> String {
     h
 }
 
+/// Saturation point per protocol and cluster size: the highest offered
+/// load still achieved within 5% with p99 under the SLO.
+fn saturation_html(summary: &ResultTable, slo_ms: f64) -> Option<String> {
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for r in summary
+        .iter()
+        .filter(|r| r.num("offered_ops_per_s").is_some())
+    {
+        let k = (r.text("protocol").to_string(), r.text("nodes").to_string());
+        if !groups.contains(&k) {
+            groups.push(k);
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let mut h = format!(
+        "<p>Highest offered load whose achieved throughput stays within 5% of it and whose p99 stays under {slo_ms} ms (per repetition row).</p><table><thead><tr><th>protocol</th><th>nodes</th><th>saturation offered ops/s</th><th>achieved ops/s</th><th>p99 us</th></tr></thead><tbody>"
+    );
+    for (protocol, nodes) in groups {
+        let pts: Vec<LoadPoint> = summary
+            .iter()
+            .filter(|r| r.text("protocol") == protocol && r.text("nodes") == nodes)
+            .filter_map(|r| {
+                Some(LoadPoint {
+                    offered: r.num("offered_ops_per_s")?,
+                    achieved: r.num("achieved_ops_per_s")?,
+                    p99_us: r.num("p99_us")?,
+                })
+            })
+            .collect();
+        let cells = match saturation_point(&pts, 0.05, slo_ms * 1000.0) {
+            Some(p) => format!(
+                "<td>{:.0}</td><td>{:.1}</td><td>{:.0}</td>",
+                p.offered, p.achieved, p.p99_us
+            ),
+            None => "<td>none qualifies</td><td></td><td></td>".to_string(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td>{cells}</tr>",
+            escape(&protocol),
+            escape(&nodes)
+        );
+    }
+    h.push_str("</tbody></table>");
+    Some(h)
+}
+
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px}\
 table{border-collapse:collapse;font-size:12px;margin:1em 0}\
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}\
@@ -188,6 +238,10 @@ pub fn write_report(dir: &Path, opts: PlotOptions) -> Result<PathBuf, PlotError>
             "<details><summary>All columns</summary>{}</details>",
             table_html(&summary, &[])
         );
+    }
+    if let Some(sat) = saturation_html(&summary, opts.slo_ms) {
+        h.push_str("<h2>Saturation</h2>");
+        h.push_str(&sat);
     }
     if !published.is_empty() {
         h.push_str("<h2>Published numbers and ours</h2>");

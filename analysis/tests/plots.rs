@@ -6,8 +6,8 @@ use analysis::plot::{render_all, PlotOptions};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn fixture() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qlab-plot-fixture-{}", std::process::id()));
+fn fixture(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qlab-plot-fixture-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("latency")).unwrap();
     let mut summary = String::from(
@@ -136,7 +136,7 @@ fn check_png(path: &Path) {
 
 #[test]
 fn every_figure_kind_renders_as_svg_and_png() {
-    let dir = fixture();
+    let dir = fixture("plots");
     let files = render_all(&dir, PlotOptions { slo_ms: 10.0 }).unwrap();
     for stem in [
         "throughput-latency",
@@ -166,5 +166,45 @@ fn an_empty_folder_is_an_error_not_an_empty_plot() {
     std::fs::create_dir_all(&dir).unwrap();
     let err = render_all(&dir, PlotOptions::default()).unwrap_err();
     assert!(err.to_string().contains("no results to plot"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_report_inlines_figures_and_finds_the_saturation_point() {
+    let dir = fixture("report");
+    std::fs::write(
+        dir.join("published.csv"),
+        "source,where,metric,value,note\npaper,protocol=raft;nodes=3;workload.arrival.rate=1000,p99_us,4000,made up\n",
+    )
+    .unwrap();
+    let path = analysis::report::write_report(&dir, PlotOptions { slo_ms: 4.0 }).unwrap();
+    let html = std::fs::read_to_string(path).unwrap();
+    for heading in [
+        "<h2>Summary</h2>",
+        "<h2>Saturation</h2>",
+        "<h2>Published numbers and ours</h2>",
+        "<h2>Figures</h2>",
+        "<h2>Recovery</h2>",
+    ] {
+        assert!(html.contains(heading), "{heading}");
+    }
+    // p99 = 2000 + rate + 300 * nodes (+100 in repetition 1) us: under 4 ms
+    // up to 1000 ops/s with 3 nodes, only at 500 ops/s with 5.
+    assert!(
+        html.contains("<tr><td>raft</td><td>3</td><td>1000</td>"),
+        "{html:.2000}"
+    );
+    assert!(html.contains("<tr><td>raft</td><td>5</td><td>500</td>"));
+    // Published p99 4000 us against the mean of the two repetitions of
+    // raft, 3 nodes, 1000 ops/s: (3900 + 4000) / 2.
+    assert!(
+        html.contains("<td>4000.0</td><td>3950.0</td><td>0.99</td>"),
+        "{html:.3000}"
+    );
+    assert!(html.matches("data:image/png;base64,").count() >= 6);
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network fetches"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
