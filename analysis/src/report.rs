@@ -70,7 +70,7 @@ fn table_html(t: &ResultTable, columns: &[&str]) -> String {
             .chain(columns.iter().copied().filter(|c| t.has(c)))
             .collect()
     };
-    let mut h = String::from("<table><thead><tr>");
+    let mut h = String::from("<div class=\"wide\"><table><thead><tr>");
     for c in &cols {
         let _ = write!(h, "<th>{}</th>", escape(c));
     }
@@ -82,7 +82,7 @@ fn table_html(t: &ResultTable, columns: &[&str]) -> String {
         }
         h.push_str("</tr>");
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
     h
 }
 
@@ -190,7 +190,8 @@ table{border-collapse:collapse;font-size:12px;margin:1em 0}\
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}\
 th{background:#f2f2f2}td:first-child{text-align:left}\
 img{max-width:100%;border:1px solid #eee;margin:0.5em 0}\
-pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}";
+pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}\
+.wide{overflow-x:auto;max-width:100%}";
 
 /// After loading, the page counts its images and marks broken ones, so a
 /// headless browser (CI) can tell from the DOM that every figure rendered.

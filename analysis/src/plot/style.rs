@@ -37,17 +37,19 @@ const PROTOCOLS: &[(&str, RGBColor)] = &[
 
 /// Colours for everything else (ranges, points), picked by a stable hash
 /// of the key so the same label keeps its colour across figures.
+/// None of them is a protocol's colour, so a palette line is never
+/// mistaken for a protocol.
 const PALETTE: &[RGBColor] = &[
     RGBColor(23, 190, 207),
     RGBColor(188, 189, 34),
     RGBColor(227, 119, 194),
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(127, 127, 127),
+    RGBColor(0, 60, 130),
+    RGBColor(170, 90, 0),
+    RGBColor(0, 110, 60),
+    RGBColor(120, 0, 60),
+    RGBColor(90, 160, 255),
+    RGBColor(200, 160, 0),
+    RGBColor(60, 60, 60),
 ];
 
 /// Colour keys with a fixed meaning in time series.
