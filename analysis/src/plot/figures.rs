@@ -422,8 +422,9 @@ pub fn trial_cdf(cdf: &ResultTable) -> Option<Figure> {
         "point"
     };
     let mut out = Vec::new();
-    for (range, rows) in cdf.group_by(by) {
-        let mut s = series(format!("{range} ms"), range.clone(), Marker::None);
+    for (i, (range, rows)) in cdf.group_by(by).into_iter().enumerate() {
+        // Consecutive palette colours: hashed ones can collide between lines.
+        let mut s = series(format!("{range} ms"), indexed(i), Marker::None);
         s.points = rows
             .iter()
             .filter_map(|r| {
