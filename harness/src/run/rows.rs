@@ -4,6 +4,7 @@ use super::point::{PointOutcome, TimedEvent};
 use crate::experiment::load::Point;
 use crate::results::{Row, Table};
 use protocols::check::Outcome;
+use workloads::recorder::WindowRow;
 
 /// Columns of `summary.csv` before the swept parameters.
 const SUMMARY_HEAD: &[&str] = &[
@@ -45,20 +46,9 @@ pub fn summary_table(swept: &[String]) -> Table {
 
 /// The time-series table.
 pub fn timeseries_table() -> Table {
-    Table::new(
-        "timeseries.csv",
-        &[
-            "protocol",
-            "window_start_ms",
-            "window_ms",
-            "completed",
-            "errors",
-            "timeouts",
-            "p50_us",
-            "p99_us",
-            "max_us",
-        ],
-    )
+    let mut cols = vec!["protocol"];
+    cols.extend(WindowRow::CSV_HEADER);
+    Table::new("timeseries.csv", &cols)
 }
 
 /// The events table.
@@ -173,18 +163,9 @@ pub fn timeseries_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Ve
         .into_iter()
         .map(|w| {
             let mut row = key_cols(point, repetition);
-            for (k, v) in [
-                ("protocol", point.experiment.protocol.to_string()),
-                ("window_start_ms", w.start_ms.to_string()),
-                ("window_ms", w.window_ms.to_string()),
-                ("completed", w.completed.to_string()),
-                ("errors", w.errors.to_string()),
-                ("timeouts", w.timeouts.to_string()),
-                ("p50_us", w.p50_us.to_string()),
-                ("p99_us", w.p99_us.to_string()),
-                ("max_us", w.max_us.to_string()),
-            ] {
-                row.push((k.to_string(), v));
+            row.push(("protocol".into(), point.experiment.protocol.to_string()));
+            for (k, v) in WindowRow::CSV_HEADER.iter().zip(w.csv_fields()) {
+                row.push((k.to_string(), v.to_string()));
             }
             row
         })
