@@ -32,8 +32,9 @@ fn leader_crash_and_restart_with_fsync() {
                 .unwrap_or_else(|_| panic!("{k} = {:?} in {r:?}", r[k]))
         };
         assert_eq!(r["fault"], "crash");
-        // Resolving `leader` takes one status round (up to 150 ms).
-        assert!(f("fault_ms") > 2400.0 && f("fault_ms") < 2800.0, "{r:?}");
+        // Resolving `leader` takes a status round of up to 150 ms, and up
+        // to four rounds on a loaded machine.
+        assert!(f("fault_ms") > 2400.0 && f("fault_ms") < 3300.0, "{r:?}");
         assert!(
             f("time_to_leader_ms") > 0.0 && f("time_to_leader_ms") < 2000.0,
             "{r:?}"

@@ -96,13 +96,22 @@ where
     }
 
     /// The current leader, from the nodes' status (highest term wins).
+    /// Asks up to four times (a loaded machine can delay a status reply
+    /// past one 150 ms round), so a fault is not skipped for a slow answer.
     async fn leader(&mut self) -> Option<u32> {
-        self.statuses(Duration::from_millis(150))
-            .await
-            .into_iter()
-            .filter(|(_, s)| s.role == Role::Leader)
-            .max_by_key(|(_, s)| s.term)
-            .map(|(n, _)| n)
+        for _ in 0..4 {
+            let found = self
+                .statuses(Duration::from_millis(150))
+                .await
+                .into_iter()
+                .filter(|(_, s)| s.role == Role::Leader)
+                .max_by_key(|(_, s)| s.term)
+                .map(|(n, _)| n);
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     /// SIGKILLs node `n` and logs it with `detail`.
