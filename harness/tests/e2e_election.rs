@@ -40,6 +40,12 @@ fn quick_election_experiment_writes_one_row_per_trial() {
         }
     }
 
+    // `clusters: 2`: even trials on cluster 0, odd ones on cluster 1.
+    for r in &trials {
+        let trial: u32 = r["trial"].parse().unwrap();
+        assert_eq!(r["cluster"], (trial % 2).to_string(), "{r:?}");
+    }
+
     let cdf = read_csv(&out.join("trials_cdf.csv"));
     assert_eq!(cdf.len(), 16);
     let last: Vec<f64> = cdf
@@ -87,6 +93,10 @@ fn quick_election_experiment_writes_one_row_per_trial() {
         }
     }
     assert!(gaps.len() >= 12, "restarted replicas caught up: {gaps:?}");
+    assert!(
+        events.iter().all(|e| e["node"].is_empty() || e["node"].contains('@')),
+        "node names carry their cluster"
+    );
     gaps.sort_by(f64::total_cmp);
     assert!(
         gaps[gaps.len() / 2] < 500.0,

@@ -179,4 +179,31 @@ mod tests {
             assert!(e.contains(expected), "{text:?}\n=> {e}");
         }
     }
+
+    #[test]
+    fn bad_trial_sections_are_rejected_with_the_field() {
+        const TRIALS: &str =
+            "name: t\nprotocol: raft\nnodes: 5\ndurability: nosync\ntrials:\n  count: 4\n";
+        assert!(parse_plan(TRIALS, "exp.yaml").is_ok());
+        let cases = [
+            (
+                format!("{TRIALS}  clusters: 0\n"),
+                "trials.clusters: 0 is out of range",
+            ),
+            (
+                format!("{TRIALS}  clusters: 17\n"),
+                "trials.clusters: 17 is out of range",
+            ),
+            (TRIALS.replace("count: 4", "count: 0"), "trials.count"),
+            (
+                TRIALS.replace("nodes: 5", "nodes: 2"),
+                "use 3 or more nodes",
+            ),
+            (TRIALS.replace("nosync", "memory"), "durability"),
+        ];
+        for (text, expected) in cases {
+            let e = err(&text);
+            assert!(e.contains(expected), "{text:?}\n=> {e}");
+        }
+    }
 }

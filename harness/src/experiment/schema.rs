@@ -110,6 +110,12 @@ pub struct Trials {
     /// Seed of the crash times (varied per repetition).
     #[serde(default = "one_u64")]
     pub seed: u64,
+    /// Independent clusters that share the point's trials, run at the same
+    /// time (trial `i` runs on cluster `i mod clusters`). A trial spends
+    /// most of its time waiting on timers, so a few clusters side by side
+    /// cut the wall time of a long run; each cluster is `nodes` processes.
+    #[serde(default = "one_u32")]
+    pub clusters: u32,
 }
 
 fn default_settle() -> Duration {
@@ -119,6 +125,9 @@ fn default_give_up() -> Duration {
     Duration::from_secs(10)
 }
 fn one_u64() -> u64 {
+    1
+}
+fn one_u32() -> u32 {
     1
 }
 
@@ -256,6 +265,12 @@ impl Experiment {
     fn validate_trials(&self, t: &Trials) -> Result<(), String> {
         if t.count == 0 {
             return Err("trials.count: must be at least 1".into());
+        }
+        if t.clusters == 0 || t.clusters > 16 {
+            return Err(format!(
+                "trials.clusters: {} is out of range; use 1 to 16 clusters side by side",
+                t.clusters
+            ));
         }
         if self.nodes < 3 {
             return Err(format!(

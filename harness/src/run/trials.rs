@@ -48,6 +48,8 @@ impl TrialOutcome {
 pub struct TrialRecord {
     /// Trial number, from 0.
     pub trial: u32,
+    /// The cluster it ran on (see `trials.clusters`).
+    pub cluster: u32,
     /// The leader that was crashed.
     pub crashed: u32,
     /// Its term when crashed.
@@ -107,7 +109,8 @@ where
     None
 }
 
-/// Runs the trials of one point of protocol `P`.
+/// Runs the trials of one point of protocol `P`, on `trials.clusters`
+/// clusters side by side.
 pub async fn run_trials<P: Protocol>(
     point: &Point,
     trials: &Trials,
@@ -118,21 +121,84 @@ pub async fn run_trials<P: Protocol>(
     let config = crate::experiment::schema::protocol_config::<P>(&exp.protocol_config)
         .map_err(anyhow::Error::msg)?;
     let seed = trials.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
-    let cluster = RefCell::new(start_cluster::<P>(point, env, seed)?);
-    let zero = unix_ns();
-    let result = trial_loop::<P>(point, trials, env, &cluster, seed, crash_within, zero).await;
-    let mut cluster = cluster.into_inner();
-    cluster.stop().await;
-    let (records, faults) = result?;
-    let mut events = read_events(&cluster.event_files, zero);
-    for (t, node, kind, detail) in faults {
-        events.push(TimedEvent {
-            time_ms: (t as f64 - zero as f64) / 1e6,
-            node,
-            kind,
-            detail,
-        });
+    let shards = trials.clusters.max(1);
+    let mut dirs = Vec::new();
+    for c in 0..shards {
+        let dir = if shards == 1 {
+            env.work_dir.to_path_buf()
+        } else {
+            env.work_dir.join(format!("cluster-{c}"))
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        dirs.push(dir);
     }
+    let mut clusters = Vec::new();
+    for (c, dir) in dirs.iter().enumerate() {
+        let shard_env = PointEnv {
+            work_dir: dir,
+            ..*env
+        };
+        match start_cluster::<P>(point, &shard_env, shard_seed(seed, c as u32)) {
+            Ok(cluster) => clusters.push(RefCell::new(cluster)),
+            Err(e) => {
+                for cl in clusters {
+                    cl.into_inner().stop().await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    let zero = unix_ns();
+    let loops = clusters
+        .iter()
+        .zip(&dirs)
+        .enumerate()
+        .map(|(c, (cluster, dir))| {
+            let shard = Shard {
+                index: c as u32,
+                of: shards,
+                seed: seed ^ (c as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            };
+            let shard_env = PointEnv {
+                work_dir: dir,
+                ..*env
+            };
+            async move {
+                trial_loop::<P>(
+                    point,
+                    trials,
+                    &shard_env,
+                    cluster,
+                    shard,
+                    crash_within,
+                    zero,
+                )
+                .await
+            }
+        });
+    let result = futures_util::future::try_join_all(loops).await;
+    let mut records = Vec::new();
+    let mut events = Vec::new();
+    for (c, cluster) in clusters.into_iter().enumerate() {
+        let mut cluster = cluster.into_inner();
+        cluster.stop().await;
+        for mut e in read_events(&cluster.event_files, zero) {
+            e.node = shard_node(&e.node, c as u32, shards);
+            events.push(e);
+        }
+    }
+    for (c, (shard_records, faults)) in result?.into_iter().enumerate() {
+        records.extend(shard_records);
+        for (t, node, kind, detail) in faults {
+            events.push(TimedEvent {
+                time_ms: (t as f64 - zero as f64) / 1e6,
+                node: shard_node(&node, c as u32, shards),
+                kind,
+                detail,
+            });
+        }
+    }
+    records.sort_by_key(|r| r.trial);
     events.sort_by(|a, b| a.time_ms.total_cmp(&b.time_ms));
     Ok(TrialsOutcome {
         trials: records,
@@ -141,6 +207,40 @@ pub async fn run_trials<P: Protocol>(
         election_timeout: P::timing(&config).election_timeout,
         crash_within,
     })
+}
+
+/// Which of the point's clusters a trial loop drives.
+#[derive(Clone, Copy)]
+struct Shard {
+    /// This cluster, from 0.
+    index: u32,
+    /// Clusters of the point.
+    of: u32,
+    /// Seed of this cluster's crash times.
+    seed: u64,
+}
+
+impl Shard {
+    /// The trial numbers this cluster runs: `index`, `index + of`, ...
+    fn trials(self, count: u32) -> impl Iterator<Item = u32> {
+        (self.index..count).step_by(self.of as usize)
+    }
+}
+
+/// The seed of cluster `c` of a point (cluster 0 keeps the point's seed, so
+/// a single-cluster run is the same as before clusters existed).
+fn shard_seed(seed: u64, c: u32) -> u64 {
+    seed ^ u64::from(c).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// A node's name in `events.csv`: its id, with `@cluster` when a point ran
+/// several clusters (node 2 of cluster 1 is `2@1`).
+fn shard_node(node: &str, cluster: u32, clusters: u32) -> String {
+    if clusters == 1 || node.is_empty() {
+        node.to_string()
+    } else {
+        format!("{node}@{cluster}")
+    }
 }
 
 /// The first election of a replica other than `crashed` after `t0` (Unix
@@ -166,7 +266,7 @@ async fn trial_loop<P: Protocol>(
     trials: &Trials,
     env: &PointEnv<'_>,
     cluster: &RefCell<LocalCluster>,
-    seed: u64,
+    shard: Shard,
     crash_within: Duration,
     zero: u128,
 ) -> anyhow::Result<(Vec<TrialRecord>, Vec<FaultEvent>)> {
@@ -189,12 +289,16 @@ async fn trial_loop<P: Protocol>(
             inj.delay_links_of(n, trials.link_delay, trials.link_jitter);
         }
     };
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e1a_7001);
-    let mut records = Vec::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(shard.seed ^ 0x7e1a_7001);
+    let mut records: Vec<TrialRecord> = Vec::new();
     let mut unsettled = 0u32;
-    while (records.len() as u32) < trials.count {
-        let trial = records.len() as u32;
-        let Some((leader, old_term)) = reform(&mut injector, exp.nodes, exp.ready_timeout).await
+    let mut numbers = shard.trials(trials.count).peekable();
+    while let Some(&trial) = numbers.peek() {
+        let leaderless = records
+            .last()
+            .is_some_and(|r| r.outcome == TrialOutcome::NoLeader);
+        let Some((leader, old_term)) =
+            reform(&mut injector, exp.nodes, exp.ready_timeout, leaderless).await
         else {
             bail!(
                 "trial {trial}: the cluster did not agree on a leader within {:?} even after restarting every replica; see the node logs in {}",
@@ -226,6 +330,7 @@ async fn trial_loop<P: Protocol>(
             }
             continue;
         }
+        numbers.next();
         let t0 = unix_ns();
         injector.crash(leader, format!("SIGKILL (leader, trial {trial})"));
         let given_up = Instant::now() + trials.give_up;
@@ -251,6 +356,7 @@ async fn trial_loop<P: Protocol>(
             .filter(|(_, _, ms)| *ms <= trials.give_up.as_secs_f64() * 1000.0);
         records.push(TrialRecord {
             trial,
+            cluster: shard.index,
             crashed: leader,
             old_term,
             crash_ms: (t0 as f64 - zero as f64) / 1e6,
@@ -274,16 +380,23 @@ async fn trial_loop<P: Protocol>(
 /// Waits for the cluster to be whole; if it is not within `limit` (replicas
 /// whose timeouts are in lock-step can split votes forever, as the Raft
 /// paper's 150-150 ms line shows), restarts every replica one after another
-/// to break the lock-step, and waits once more.
+/// to break the lock-step, and waits once more. After a trial that elected
+/// nobody (`leaderless`) the lock-step is likely, so the first wait is short.
 async fn reform<M>(
     injector: &mut Injector<'_, M>,
     nodes: u32,
     limit: Duration,
+    leaderless: bool,
 ) -> Option<(u32, u64)>
 where
     M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
-    if let Some(found) = wait_whole(injector, nodes, limit).await {
+    let first = if leaderless {
+        limit.min(Duration::from_millis(500))
+    } else {
+        limit
+    };
+    if let Some(found) = wait_whole(injector, nodes, first).await {
         return Some(found);
     }
     for n in 0..nodes {
