@@ -68,7 +68,7 @@ impl ProtocolVisitor for Drive {
                 &P::Config::default(),
                 endpoint.clone(),
                 inbox,
-                DriverConfig { driver: args.driver, window: args.window, record_history: false },
+                DriverConfig { driver: args.driver, window: args.window, record_history: false, reach: None },
             )
             .await;
             endpoint.shutdown(Duration::from_millis(200)).await;

@@ -94,7 +94,9 @@ fn quick_election_experiment_writes_one_row_per_trial() {
     }
     assert!(gaps.len() >= 12, "restarted replicas caught up: {gaps:?}");
     assert!(
-        events.iter().all(|e| e["node"].is_empty() || e["node"].contains('@')),
+        events
+            .iter()
+            .all(|e| e["node"].is_empty() || e["node"].contains('@')),
         "node names carry their cluster"
     );
     gaps.sort_by(f64::total_cmp);

@@ -11,6 +11,7 @@
 
 use crate::arrival::ArrivalSchedule;
 use crate::ops::OpGenerator;
+use crate::reach::{ClientReach, PartitionSides};
 use crate::recorder::{OpOutcome, Recorder};
 use crate::spec::{Arrival, WorkloadSpec};
 use net::{Endpoint, Inbox, PeerIdentity};
@@ -36,6 +37,9 @@ pub struct DriverConfig {
     pub window: Duration,
     /// Keep every operation for consistency checking.
     pub record_history: bool,
+    /// Partitions that split the clients too (see [`crate::reach`]); `None`
+    /// lets every client reach every replica whatever the faults.
+    pub reach: Option<ClientReach>,
 }
 
 /// What a driver measured.
@@ -54,6 +58,8 @@ pub struct DriverOutput {
     pub cpu_utilisation: f64,
     /// Wall-clock time (Unix, ns) of the driver's time zero.
     pub start_unix_ns: u128,
+    /// Operations issued during partitions, per side (with `reach`).
+    pub partition_sides: PartitionSides,
 }
 
 struct InFlight {
@@ -61,6 +67,8 @@ struct InFlight {
     intended: Duration,
     sent: Duration,
     attempt: u32,
+    /// The client's side of the partition active when it was issued.
+    side: Option<String>,
 }
 
 struct Logical<C> {
@@ -113,6 +121,8 @@ struct Driver<P: Protocol> {
     backlogged: u64,
     attempt_timeout: Duration,
     cluster_size: u32,
+    sides: PartitionSides,
+    side_clients: std::collections::BTreeMap<String, std::collections::BTreeSet<usize>>,
 }
 
 impl<P: Protocol> Driver<P> {
@@ -125,10 +135,31 @@ impl<P: Protocol> Driver<P> {
         usize::try_from(i).ok().filter(|&i| i < self.clients.len())
     }
 
-    async fn send_to(&mut self, targets: Vec<NodeId>, request: &ClientRequest) -> bool {
+    /// The replica client `c` lives beside, for partitions that split the
+    /// clients too.
+    fn home(&self, c: usize) -> NodeId {
+        (c as u64 % u64::from(self.cluster_size.max(1))) as NodeId
+    }
+
+    /// Whether client `c` can reach replica `node` now.
+    fn reaches(&self, c: usize, node: NodeId) -> bool {
+        self.cfg
+            .reach
+            .as_ref()
+            .is_none_or(|r| r.can_reach(self.home(c), node))
+    }
+
+    /// Sends client `c`'s request to `targets`. A target across a partition
+    /// that splits the clients counts as sent: the message is lost, as any
+    /// message across a partition, and the attempt times out.
+    async fn send_to(&mut self, c: usize, targets: Vec<NodeId>, request: &ClientRequest) -> bool {
         let mut ok = false;
         let msg = Wire::Request(request.clone());
         for t in targets {
+            if t < self.cluster_size && !self.reaches(c, t) {
+                ok = true;
+                continue;
+            }
             if t < self.cluster_size
                 && self
                     .endpoint
@@ -154,11 +185,21 @@ impl<P: Protocol> Driver<P> {
         client.next_seq += 1;
         let request = ClientRequest { id, command };
         let targets = client.logic.route(&request, &mut self.rng);
+        let home = self.home(c);
+        let side = self.cfg.reach.as_ref().and_then(|r| r.side_label(home));
+        if let Some(label) = &side {
+            self.side_clients
+                .entry(label.clone())
+                .or_default()
+                .insert(c);
+        }
+        let client = &mut self.clients[c];
         client.current = Some(InFlight {
             request: request.clone(),
             intended,
             sent,
             attempt: 0,
+            side,
         });
         self.issued += 1;
         let now = Instant::now();
@@ -177,7 +218,7 @@ impl<P: Protocol> Driver<P> {
             0,
             TimerKind::Deadline,
         )));
-        if !self.send_to(targets, &request).await {
+        if !self.send_to(c, targets, &request).await {
             self.finish(c, OpOutcome::Error, None);
         }
     }
@@ -190,6 +231,24 @@ impl<P: Protocol> Driver<P> {
         };
         self.clients[c].logic.finish(op.request.id);
         self.recorder.record(op.intended, op.sent, now, outcome);
+        if let Some(label) = &op.side {
+            let home = self.home(c);
+            let still = self
+                .cfg
+                .reach
+                .as_ref()
+                .and_then(|r| r.side_label(home))
+                .as_ref()
+                == Some(label);
+            let counts = self.sides.entry(label.clone()).or_default();
+            counts.issued += 1;
+            match outcome {
+                OpOutcome::Ok if still => counts.ok += 1,
+                OpOutcome::Ok => counts.after_heal += 1,
+                OpOutcome::Error => counts.errors += 1,
+                OpOutcome::Timeout => counts.timeouts += 1,
+            }
+        }
         if let Some(r) = &response {
             let version = match r {
                 Response::Value { version, .. } | Response::Written { version } => *version,
@@ -208,7 +267,8 @@ impl<P: Protocol> Driver<P> {
                 ret: nanos(now),
                 outcome: match (outcome, response) {
                     (OpOutcome::Ok, Some(r)) => Outcome::Ok(r),
-                    // Errors here are failures to send at all.
+                    // Errors are failures to send at all, or rejections:
+                    // either way the operation had no effect.
                     (OpOutcome::Error, _) => Outcome::Fail,
                     _ => Outcome::Unknown,
                 },
@@ -221,6 +281,8 @@ impl<P: Protocol> Driver<P> {
         match step {
             ClientStep::Wait => {}
             ClientStep::Final(response) => self.finish(c, OpOutcome::Ok, Some(response)),
+            // Rejected without effect: an error, and `fail` in the history.
+            ClientStep::Failed { .. } => self.finish(c, OpOutcome::Error, None),
             ClientStep::Resend { to, after } => {
                 let Some(op) = self.clients[c].current.as_mut() else {
                     return;
@@ -230,7 +292,7 @@ impl<P: Protocol> Driver<P> {
                 let request = op.request.clone();
                 let now = Instant::now();
                 if after.is_zero() {
-                    self.send_to(to, &request).await;
+                    self.send_to(c, to, &request).await;
                     self.timers.push(Reverse((
                         now + self.attempt_timeout,
                         c,
@@ -368,6 +430,8 @@ pub async fn drive<P: Protocol>(
         attempt_timeout,
         cluster_size: cluster.size,
         cfg,
+        sides: PartitionSides::new(),
+        side_clients: std::collections::BTreeMap::new(),
     };
     let mut next_arrival = schedule.as_mut().and_then(Iterator::next);
     let hard_stop = d.start + spec.duration + spec.request_timeout + Duration::from_millis(100);
@@ -411,6 +475,10 @@ pub async fn drive<P: Protocol>(
                 for (_, wire) in batch {
                     if let Wire::Reply(reply) = wire {
                         let Some(c) = d.client_index(reply.id.client) else { continue };
+                        // A reply from across a client partition is lost.
+                        if !d.reaches(c, reply.from) {
+                            continue;
+                        }
                         let current = d.clients[c].current.as_ref().map(|op| op.request.id);
                         if current != Some(reply.id) {
                             continue;
@@ -439,7 +507,11 @@ pub async fn drive<P: Protocol>(
         }
     }
     let wall = d.start.elapsed().as_secs_f64().max(1e-9);
+    for (label, clients) in &d.side_clients {
+        d.sides.entry(label.clone()).or_default().clients = clients.len() as u64;
+    }
     DriverOutput {
+        partition_sides: d.sides,
         cpu_utilisation: (cpu_seconds() - cpu_start) / wall,
         recorder: d.recorder,
         history: d.history,

@@ -14,7 +14,8 @@
 //!   dispatcher of arrivals to logical clients;
 //! - [`recorder`] and [`hgrm`]: HdrHistogram recording per window and over
 //!   the measured interval, summaries, time series and `.hgrm` output;
-//! - [`seed`]: independent random streams derived from the one seed.
+//! - [`seed`]: independent random streams derived from the one seed;
+//! - [`reach`]: partitions that split the clients along with the replicas.
 //!
 //! [`driver`] is the load driver over QUIC that puts them to work.
 
@@ -24,6 +25,7 @@ pub mod duration;
 pub mod hgrm;
 pub mod keys;
 pub mod ops;
+pub mod reach;
 pub mod recorder;
 pub mod seed;
 pub mod spec;

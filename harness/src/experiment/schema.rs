@@ -35,6 +35,13 @@ pub struct Experiment {
     /// Record every operation to `history.csv` for `qlab check`.
     #[serde(default)]
     pub history: bool,
+    /// Partitions (and isolations) split the clients too: logical client
+    /// `i` lives beside replica `i mod nodes` and, while a partition is
+    /// active, reaches only the replicas on that replica's side. Each
+    /// side's operations are counted in `availability.csv` (the CAP
+    /// experiment). Off: partitions cut replica links only.
+    #[serde(default)]
+    pub client_partitions: bool,
     /// How long to wait for the cluster to elect a leader / answer.
     #[serde(default = "default_ready", with = "human")]
     pub ready_timeout: Duration,

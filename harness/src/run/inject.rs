@@ -42,6 +42,8 @@ pub struct Injector<'a, M> {
     nodes: u32,
     /// Everything injected and healed.
     pub events: Vec<FaultEvent>,
+    /// Client-side view of partitions, when they split the clients too.
+    reach: Option<workloads::reach::ClientReach>,
 }
 
 impl<'a, M> Injector<'a, M>
@@ -61,7 +63,15 @@ where
             inbox,
             nodes,
             events: Vec::new(),
+            reach: None,
         }
+    }
+
+    /// Makes partitions split the driver's clients too (see
+    /// `workloads::reach`): the injector keeps `reach` up to date.
+    pub fn with_client_reach(mut self, reach: workloads::reach::ClientReach) -> Self {
+        self.reach = Some(reach);
+        self
     }
 
     fn log(&mut self, node: String, kind: &str, detail: String) {
@@ -161,12 +171,18 @@ where
     }
 
     fn clear_links(&self) {
+        if let Some(reach) = &self.reach {
+            reach.heal();
+        }
         for n in 0..self.nodes {
             self.shape(n, LinkShape::default());
         }
     }
 
     fn partition(&self, groups: &[Vec<u32>]) {
+        if let Some(reach) = &self.reach {
+            reach.partition(groups, self.nodes);
+        }
         let group_of = |n: u32| groups.iter().position(|g| g.contains(&n));
         for n in 0..self.nodes {
             let others: Vec<u32> = (0..self.nodes)

@@ -5,6 +5,7 @@
 pub mod inject;
 pub mod point;
 pub mod rows;
+pub mod side_rows;
 pub mod trial_rows;
 pub mod trials;
 
@@ -174,6 +175,12 @@ fn record(
     }
     if point.experiment.history {
         results.append(&rows::history_table(), &rows::history_rows(point, rep, out))?;
+    }
+    if point.experiment.client_partitions {
+        results.append(
+            &side_rows::availability_table(),
+            &side_rows::availability_rows(point, rep, out),
+        )?;
     }
     let name = format!("{}-r{rep}.hgrm", sanitize(&point.label));
     results.write_latency(&name, &out.driver.recorder.hgrm())?;

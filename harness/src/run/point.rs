@@ -264,6 +264,12 @@ async fn drive_cluster<P: Protocol>(
     let mut workload = spec.clone();
     workload.seed = seed;
     let mut injector = Injector::new(cluster, &control, control_inbox, exp.nodes);
+    let reach = exp
+        .client_partitions
+        .then(workloads::reach::ClientReach::new);
+    if let Some(r) = &reach {
+        injector = injector.with_client_reach(r.clone());
+    }
     let members = Cluster::new(exp.nodes);
     let config = crate::experiment::schema::protocol_config::<P>(&exp.protocol_config)
         .map_err(anyhow::Error::msg)?;
@@ -279,6 +285,7 @@ async fn drive_cluster<P: Protocol>(
                 driver: 0,
                 window: exp.timeseries_window,
                 record_history: exp.history,
+                reach,
             },
         ),
         injector.run(&exp.faults, start)
