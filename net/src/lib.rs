@@ -51,6 +51,7 @@
 pub mod ca;
 mod conn;
 pub mod endpoint;
+mod endpoint_types;
 pub mod frame;
 pub mod identity;
 mod peer;
