@@ -2,14 +2,17 @@
 //! linearizability, prints a minimal violating sub-history for each broken
 //! key, and counts stale reads per point.
 
-use analysis::check::{check_history, CheckLimits, CheckResult, HistoryOp, Outcome};
+use analysis::check::{
+    check_history_with, CheckLimits, CheckResult, HistoryOp, Outcome, VersionModel,
+};
 use analysis::history::read_history;
 use analysis::stale::stale_reads;
 use anyhow::{bail, Context};
 use clap::Args;
 use protocols::kv::{Command, Response, Value};
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use protocols::registry::{ProtocolKind, ProtocolVisitor};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// Arguments of `qlab check`.
 #[derive(Args, Debug)]
@@ -56,14 +59,22 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         max_states_per_key: args.max_states,
         threads: 0,
     };
+    let models = version_models(&args.results)?;
     let (mut broken, mut undecided) = (0usize, 0usize);
     for ((point, repetition), ops) in &selected {
         let keys: BTreeSet<u64> = ops.iter().map(|op| op.command.key()).collect();
         let stale = stale_reads(ops);
-        let verdict = check_history(ops, limits);
+        let model = models.get(point).copied().unwrap_or_default();
+        let verdict = check_history_with(ops, limits, model);
+        let versions = match model {
+            VersionModel::Counted => "",
+            VersionModel::Ordered => " (versions read as ordered tags)",
+        };
         let text = match &verdict {
-            CheckResult::Linearizable { .. } => "linearizable".to_string(),
-            CheckResult::Violation(v) => format!("NOT LINEARIZABLE ({} keys)", v.len()),
+            CheckResult::Linearizable { .. } => format!("linearizable{versions}"),
+            CheckResult::Violation(v) => {
+                format!("NOT LINEARIZABLE ({} keys){versions}", v.len())
+            }
             CheckResult::Unknown { keys } => {
                 format!("UNDECIDED (search budget exhausted on keys {keys:?}; raise --max-states)")
             }
@@ -87,7 +98,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
                     ..limits
                 };
                 for v in &violations {
-                    let minimal = minimize(&v.ops, single);
+                    let minimal = minimize(&v.ops, single, model);
                     println!(
                         "  key {}: minimal violating sub-history ({} of the key's {} ops; times from the history start):",
                         v.key,
@@ -109,8 +120,54 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fails(ops: &[HistoryOp], limits: CheckLimits) -> bool {
-    matches!(check_history(ops, limits), CheckResult::Violation(_))
+struct VersionsOf;
+
+impl ProtocolVisitor for VersionsOf {
+    type Output = VersionModel;
+    fn visit<P: protocols::Protocol>(self) -> VersionModel {
+        P::VERSIONS
+    }
+}
+
+/// How each point's versions are to be read, from the protocol named in
+/// its `summary.csv` rows: ABD's versions are tags, ordered but not counts
+/// of writes. Points without a summary row (or no `summary.csv` at all)
+/// are read strictly, as write counts.
+pub(crate) fn version_models(results: &Path) -> anyhow::Result<BTreeMap<String, VersionModel>> {
+    let path = results.join("summary.csv");
+    let mut models = BTreeMap::new();
+    if !path.exists() {
+        return Ok(models);
+    }
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .clone();
+    let (Some(point), Some(protocol)) = (
+        headers.iter().position(|h| h == "point"),
+        headers.iter().position(|h| h == "protocol"),
+    ) else {
+        return Ok(models);
+    };
+    for row in reader.records() {
+        let row = row.with_context(|| format!("reading {}", path.display()))?;
+        let (Some(label), Some(name)) = (row.get(point), row.get(protocol)) else {
+            continue;
+        };
+        if let Ok(kind) = name.parse::<ProtocolKind>() {
+            models.insert(label.to_string(), kind.visit(VersionsOf));
+        }
+    }
+    Ok(models)
+}
+
+fn fails(ops: &[HistoryOp], limits: CheckLimits, model: VersionModel) -> bool {
+    matches!(
+        check_history_with(ops, limits, model),
+        CheckResult::Violation(_)
+    )
 }
 
 /// Whether `op` leaves the register unchanged (so dropping it from a
@@ -149,8 +206,8 @@ fn observed_at(ops: &[HistoryOp], t: u64) -> Vec<HistoryOp> {
 /// then read-only operations are dropped one at a time while the remainder
 /// still fails. What is left is the writes that set up the state plus the
 /// reads that contradict it, none of which can be dropped on its own.
-pub fn minimize(ops: &[HistoryOp], limits: CheckLimits) -> Vec<HistoryOp> {
-    if !fails(ops, limits) {
+pub fn minimize(ops: &[HistoryOp], limits: CheckLimits, model: VersionModel) -> Vec<HistoryOp> {
+    if !fails(ops, limits, model) {
         return ops.to_vec();
     }
     let mut times: Vec<u64> = ops.iter().flat_map(|op| [op.invoke.0, op.ret.0]).collect();
@@ -162,7 +219,7 @@ pub fn minimize(ops: &[HistoryOp], limits: CheckLimits) -> Vec<HistoryOp> {
     while lo < hi {
         let mid = (lo + hi) / 2;
         let candidate = observed_at(ops, times[mid]);
-        if fails(&candidate, limits) {
+        if fails(&candidate, limits, model) {
             hi = mid;
             cur = candidate;
         } else {
@@ -171,7 +228,7 @@ pub fn minimize(ops: &[HistoryOp], limits: CheckLimits) -> Vec<HistoryOp> {
     }
     if let Some(&t) = times.get(hi) {
         let candidate = observed_at(ops, t);
-        if fails(&candidate, limits) {
+        if fails(&candidate, limits, model) {
             cur = candidate;
         }
     }
@@ -182,7 +239,7 @@ pub fn minimize(ops: &[HistoryOp], limits: CheckLimits) -> Vec<HistoryOp> {
             if read_only(&cur[i]) {
                 let mut candidate = cur.clone();
                 candidate.remove(i);
-                if fails(&candidate, limits) {
+                if fails(&candidate, limits, model) {
                     cur = candidate;
                     changed = true;
                     continue;
@@ -233,6 +290,19 @@ fn describe(op: &HistoryOp, start: u64) -> String {
             ms(op.ret.0, start),
             format!("cas failed (version {current_version})"),
         ),
+        Outcome::Ok(Response::Siblings { values, context }) => (
+            ms(op.ret.0, start),
+            match values.len() {
+                0 => format!("ok absent (context {context})"),
+                _ => format!(
+                    "ok {} (context {context})",
+                    values.iter().map(text).collect::<Vec<_>>().join(" | ")
+                ),
+            },
+        ),
+        Outcome::Ok(Response::Stored { context }) => {
+            (ms(op.ret.0, start), format!("ok clock {context}"))
+        }
         Outcome::Fail => (ms(op.ret.0, start), "fail".to_string()),
         Outcome::Unknown => ("?".to_string(), "unknown (timed out)".to_string()),
     };

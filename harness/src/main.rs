@@ -3,12 +3,15 @@
 //! Subcommands: `run` (experiments on a local cluster), `node` (one replica),
 //! `sim` (randomized simulator runs with safety and linearizability checks).
 //! `drive` (a stand-alone driver), `plot` (figures), `report` (one HTML
-//! page), `compare` (ratios between runs) and `check` (linearizability of
-//! recorded histories).
+//! page), `compare` (ratios between runs), `check` (linearizability of
+//! recorded histories) and `pbs` (staleness: PBS predictions and
+//! measurements from recorded histories).
 
+mod cmd_cap;
 mod cmd_check;
 mod cmd_compare;
 mod cmd_drive;
+mod cmd_pbs;
 mod cmd_plot;
 mod cmd_report;
 mod cmd_sim;
@@ -51,6 +54,14 @@ enum Command {
     Plot(cmd_plot::PlotArgs),
     /// Write one self-contained report.html for a results folder.
     Report(cmd_report::ReportArgs),
+    /// Probabilistically Bounded Staleness: predict P(consistent read) t ms
+    /// after a write with the PBS WARS model, or measure stale reads,
+    /// k-staleness and t-visibility from a run's histories (--history).
+    Pbs(cmd_pbs::PbsArgs),
+    /// The CAP/PACELC table of a run with `client_partitions: true` and
+    /// `history: true`: availability per side of the partition,
+    /// linearizability, stale reads and latency outside it (cap.csv).
+    Cap(cmd_cap::CapArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,5 +75,7 @@ fn main() -> anyhow::Result<()> {
         Command::Check(args) => cmd_check::run(args),
         Command::Plot(args) => cmd_plot::run(args),
         Command::Report(args) => cmd_report::run(args),
+        Command::Pbs(args) => cmd_pbs::run(args),
+        Command::Cap(args) => cmd_cap::run(args),
     }
 }

@@ -57,6 +57,19 @@ fn a_partition_splits_the_clients_and_each_side_is_counted() {
         );
     }
 
+    // `qlab cap` turns the same results into the PACELC class: Raft
+    // refuses on the minority side, serves no stale read, and so is PC/EC.
+    let o = common::qlab().arg("cap").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cap = read_csv(&out.join("cap.csv"));
+    assert_eq!(cap.len(), 1, "{cap:?}");
+    assert_eq!(cap[0]["pacelc"], "PC/EC", "{cap:?}");
+    assert_eq!(cap[0]["minority_side"], "0+1", "{cap:?}");
+    assert_eq!(cap[0]["linearizable"], "true", "{cap:?}");
+    assert_eq!(cap[0]["stale_during"], "0", "{cap:?}");
+    assert!(num(&cap[0], "reads_else") > 100.0, "{cap:?}");
+    assert!(num(&cap[0], "else_p50_ms") > 0.0, "{cap:?}");
+
     let histories = analysis::history::read_history(&out.join("history.csv")).unwrap();
     for ((point, _), ops) in histories {
         let verdict = check_history(&ops, CheckLimits::default());

@@ -23,7 +23,9 @@
 //! depend on what. A crash loses every record that was not yet durable, and
 //! the core is rebuilt from the durable ones by [`Protocol::recover`].
 
+use crate::check::VersionModel;
 use crate::client::{ClientLogic, ClientReply, ClientRequest};
+use crate::kv::Key;
 use crate::types::{ClientId, NodeId, RequestId, Time};
 use rand::RngCore;
 use serde::de::DeserializeOwned;
@@ -275,8 +277,29 @@ pub trait Protocol: Sized {
 
     /// Whether every replica applies every command (log replication). The
     /// simulator's durability check then demands every acknowledged write on
-    /// every replica after catch-up; otherwise on at least one.
+    /// every replica after catch-up; otherwise on at least one. Only read
+    /// through the default of [`Protocol::REPLICATION`].
     const REPLICATES_EVERYWHERE: bool = true;
+
+    /// How replicas hold the data, which decides the simulator's
+    /// replica-level checks (see [`Replication`]). Log-based protocols keep
+    /// the default, derived from [`Protocol::REPLICATES_EVERYWHERE`].
+    const REPLICATION: Replication = if Self::REPLICATES_EVERYWHERE {
+        Replication::Log
+    } else {
+        Replication::Single
+    };
+
+    /// Whether the protocol executes compare-and-set. One that cannot (ABD:
+    /// conditional writes need consensus) answers it with
+    /// [`ReplyBody::Rejected`](crate::client::ReplyBody::Rejected);
+    /// experiments with `cas_ratio > 0` are refused for it, and the
+    /// simulator gives it no compare-and-set.
+    const SUPPORTS_CAS: bool = true;
+
+    /// What the versions in this protocol's responses promise; the
+    /// linearizability checker reads histories of it accordingly.
+    const VERSIONS: VersionModel = VersionModel::Counted;
 
     /// Builds a node from the records that survived on stable storage (empty
     /// on first boot). Must tolerate any prefix of a previously written
@@ -309,6 +332,15 @@ pub trait Protocol: Sized {
     /// The client-side logic for one logical client of this protocol.
     fn client(cluster: &Cluster, config: &Self::Config, client: ClientId) -> Self::Client;
 
+    /// For [`Replication::Registers`] protocols: the version of `key` this
+    /// replica holds (0 if none), numbered like the versions of its client
+    /// responses. The simulator asks it of replicas rebuilt by `recover`
+    /// from their durable records only. `None`: no per-key registers.
+    fn held_version(&self, key: Key) -> Option<u64> {
+        let _ = key;
+        None
+    }
+
     /// The timing knobs of `config` that experiments reason about (crash a
     /// leader within its heartbeat cycle, label election-timeout ranges).
     /// Protocols without leaders keep the default: none.
@@ -316,6 +348,29 @@ pub trait Protocol: Sized {
         let _ = config;
         Timing::default()
     }
+}
+
+/// How a protocol's replicas hold the data, and so which of the
+/// simulator's replica-level checks apply to it. Client-level checks
+/// (liveness after the heal, linearizability of the history) apply to all.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Replication {
+    /// Every replica applies one totally ordered log (Raft, Multi-Paxos):
+    /// no two replicas apply different commands at one index, each applies
+    /// indexes in order, the run waits until the replicas converge, and
+    /// every acknowledged write must then be applied on every replica.
+    Log,
+    /// One replica executes everything from its own log (the unreplicated
+    /// baseline): apply order is checked, and every acknowledged write must
+    /// be applied on at least one replica.
+    Single,
+    /// No log: each key is a register replicated on majority quorums (ABD).
+    /// Index-based checks do not apply (the core reports no `Applied`
+    /// positions). Instead every acknowledged write must survive on a
+    /// majority: at the end, rebuilt from their durable records alone, a
+    /// majority of replicas hold its key at its acknowledged version or a
+    /// later one ([`Protocol::held_version`]).
+    Registers,
 }
 
 /// Leader-related timing of a protocol configuration.

@@ -7,6 +7,7 @@
 //! and increase by one per successful write to that key.
 
 use crate::types::{ClientId, RequestId};
+use crate::vclock::VersionVector;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -115,6 +116,42 @@ pub enum Response {
         /// The key's version at the time.
         current_version: u64,
     },
+    /// Result of a get on a store with version vectors (the Dynamo store):
+    /// every concurrent version's value (none if the key is absent, more
+    /// than one when concurrent writes left siblings).
+    Siblings {
+        /// The distinct values of the versions no other version dominates.
+        values: Vec<Value>,
+        /// Their merged clock: the causal context to send with the next put
+        /// of the key, so that it supersedes every one of them.
+        context: VersionVector,
+    },
+    /// A put on a store with version vectors: the clock of the new version
+    /// (also the context for the client's next put of the key).
+    Stored {
+        /// The new version's clock.
+        context: VersionVector,
+    },
+}
+
+impl Response {
+    /// One number for the version this response reports: the version of a
+    /// read or write, the current version of a failed compare-and-set, and
+    /// for version-vector responses the clock's total (the number of writes
+    /// in its causal past), which grows along every causal chain.
+    pub fn version(&self) -> u64 {
+        match self {
+            Response::Value { version, .. } | Response::Written { version } => *version,
+            Response::CasFailed { current_version } => *current_version,
+            Response::Siblings { context, .. } | Response::Stored { context } => context.total(),
+        }
+    }
+
+    /// Whether this acknowledges a write that took effect (a put, or a
+    /// compare-and-set that succeeded).
+    pub fn is_write_ack(&self) -> bool {
+        matches!(self, Response::Written { .. } | Response::Stored { .. })
+    }
 }
 
 /// One key's stored value and version.

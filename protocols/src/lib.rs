@@ -13,16 +13,22 @@
 //!   is final) and the shared client policies;
 //! - [`kv`]: the replicated key-value state machine with per-key versions;
 //! - [`raft`], [`multipaxos`]: the crash-tolerant protocols;
+//! - [`abd`]: the leaderless linearizable register over majority quorums;
+//! - [`dynamo`]: the Dynamo-style store (N/R/W quorums, version vectors,
+//!   siblings, read repair, sloppy quorum with hinted hand-off);
 //! - [`unreplicated`]: the one-server baseline (and the simulator's own
 //!   test subject);
 //! - [`sim`]: the deterministic discrete-event simulator and its checks;
 //! - [`check`]: consistency checkers (linearizability) usable on simulated
-//!   and real histories.
+//!   and real histories;
+//! - [`vclock`]: version vectors and the causal order, usable on their own.
 
+pub mod abd;
 pub mod check;
 pub mod client;
 pub mod core;
 pub mod durations;
+pub mod dynamo;
 pub mod gate;
 pub mod kv;
 pub mod multipaxos;
@@ -31,7 +37,10 @@ pub mod registry;
 pub mod sim;
 pub mod types;
 pub mod unreplicated;
+pub mod vclock;
 pub mod wire;
 
-pub use crate::core::{Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Role, Timing};
+pub use crate::core::{
+    Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Replication, Role, Timing,
+};
 pub use crate::types::{ClientId, NodeId, RequestId, Time};

@@ -1,7 +1,9 @@
 //! The protocols quorumlab knows by name, and a way to run generic code on
 //! one chosen at run time (from an experiment file or the command line).
 
+use crate::abd::Abd;
 use crate::core::Protocol;
+use crate::dynamo::Dynamo;
 use crate::multipaxos::MultiPaxos;
 use crate::raft::Raft;
 use crate::unreplicated::Unreplicated;
@@ -19,6 +21,10 @@ pub enum ProtocolKind {
     Multipaxos,
     /// One server, no replication: the baseline.
     Unreplicated,
+    /// ABD: leaderless linearizable registers over majority quorums.
+    Abd,
+    /// Dynamo-style store: N/R/W quorums, version vectors and siblings.
+    Dynamo,
 }
 
 impl ProtocolKind {
@@ -27,6 +33,8 @@ impl ProtocolKind {
         ProtocolKind::Raft,
         ProtocolKind::Multipaxos,
         ProtocolKind::Unreplicated,
+        ProtocolKind::Abd,
+        ProtocolKind::Dynamo,
     ];
 
     /// The name used in experiment files and result rows.
@@ -35,6 +43,8 @@ impl ProtocolKind {
             ProtocolKind::Raft => Raft::NAME,
             ProtocolKind::Multipaxos => MultiPaxos::NAME,
             ProtocolKind::Unreplicated => Unreplicated::NAME,
+            ProtocolKind::Abd => Abd::NAME,
+            ProtocolKind::Dynamo => Dynamo::NAME,
         }
     }
 
@@ -44,6 +54,8 @@ impl ProtocolKind {
             ProtocolKind::Raft => visitor.visit::<Raft>(),
             ProtocolKind::Multipaxos => visitor.visit::<MultiPaxos>(),
             ProtocolKind::Unreplicated => visitor.visit::<Unreplicated>(),
+            ProtocolKind::Abd => visitor.visit::<Abd>(),
+            ProtocolKind::Dynamo => visitor.visit::<Dynamo>(),
         }
     }
 }

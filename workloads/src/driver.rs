@@ -183,7 +183,8 @@ impl<P: Protocol> Driver<P> {
             seq: client.next_seq,
         };
         client.next_seq += 1;
-        let request = ClientRequest { id, command };
+        let mut request = ClientRequest::new(id, command);
+        client.logic.prepare(&mut request);
         let targets = client.logic.route(&request, &mut self.rng);
         let home = self.home(c);
         let side = self.cfg.reach.as_ref().and_then(|r| r.side_label(home));
@@ -250,13 +251,9 @@ impl<P: Protocol> Driver<P> {
             }
         }
         if let Some(r) = &response {
-            let version = match r {
-                Response::Value { version, .. } | Response::Written { version } => *version,
-                Response::CasFailed { current_version } => *current_version,
-            };
             self.clients[c]
                 .ops
-                .observe_version(op.request.command.key(), version);
+                .observe_version(op.request.command.key(), r.version());
         }
         if self.cfg.record_history {
             let nanos = |d: Duration| Time(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
@@ -333,6 +330,7 @@ impl<P: Protocol> Driver<P> {
                             .unwrap_or(ClientRequest {
                                 id,
                                 command: Command::Get { key: 0 },
+                                context: None,
                             }),
                         &mut self.rng,
                     );

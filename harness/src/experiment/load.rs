@@ -173,11 +173,34 @@ mod tests {
                 format!("{GOOD}protocol_config: {{heartbeat: 5ms}}\n"),
                 "protocol_config.heartbeat: unknown field `heartbeat`",
             ),
+            (
+                format!("{}  cas_ratio: 0.1\n", GOOD.replace("raft", "abd")),
+                "workload.cas_ratio: abd cannot execute compare-and-set",
+            ),
+            (
+                format!("{GOOD}  cas_ratio: 0.1\nsweep:\n  protocol: [raft, abd]\n"),
+                "cas_ratio: abd cannot",
+            ),
         ];
         for (text, expected) in cases {
             let e = err(&text);
             assert!(e.contains(expected), "{text:?}\n=> {e}");
         }
+    }
+
+    #[test]
+    fn abd_takes_its_own_config_and_no_compare_and_set() {
+        let text = format!(
+            "{}protocol_config: {{retry_interval: 20ms, read_fast_path: false}}\n",
+            GOOD.replace("raft", "abd")
+        );
+        let plan = parse_plan(&text, "exp.yaml").unwrap();
+        assert_eq!(plan.points[0].experiment.protocol.name(), "abd");
+        let e = err(&format!(
+            "{}protocol_config: {{heartbeat_interval: 5ms}}\n",
+            GOOD.replace("raft", "abd")
+        ));
+        assert!(e.contains("unknown field `heartbeat_interval`"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub struct Experiment {
     /// Free text for the report.
     #[serde(default)]
     pub description: String,
-    /// Protocol: raft, multipaxos or unreplicated.
+    /// Protocol: raft, multipaxos, abd or unreplicated.
     pub protocol: ProtocolKind,
     /// Number of replicas.
     #[serde(default = "three")]
@@ -206,6 +206,15 @@ impl protocols::registry::ProtocolVisitor for CheckConfig<'_> {
     }
 }
 
+struct SupportsCas;
+
+impl protocols::registry::ProtocolVisitor for SupportsCas {
+    type Output = bool;
+    fn visit<P: protocols::Protocol>(self) -> bool {
+        P::SUPPORTS_CAS
+    }
+}
+
 struct HeartbeatOf<'a>(&'a serde_yaml::Value);
 
 impl protocols::registry::ProtocolVisitor for HeartbeatOf<'_> {
@@ -258,6 +267,12 @@ impl Experiment {
         match (&self.workload, &self.trials) {
             (Some(w), None) => {
                 w.validate().map_err(|e| e.to_string())?;
+                if w.cas_ratio > 0.0 && !self.protocol.visit(SupportsCas) {
+                    return Err(format!(
+                        "workload.cas_ratio: {} cannot execute compare-and-set (it needs consensus); use cas_ratio: 0 for it",
+                        self.protocol
+                    ));
+                }
                 faults::validate(&self.faults, self.nodes, w.duration)
             }
             (None, Some(t)) => self.validate_trials(t),

@@ -222,6 +222,16 @@ pub fn history_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<R
                 Outcome::Ok(Response::CasFailed { current_version }) => {
                     ("cas_failed", String::new(), current_version.to_string())
                 }
+                // Version vectors: the sibling values joined by `|`, and the
+                // clock's total (writes in its causal past) as the version.
+                Outcome::Ok(Response::Siblings { values, context }) => (
+                    "ok",
+                    values.iter().map(|v| text(v)).collect::<Vec<_>>().join("|"),
+                    context.total().to_string(),
+                ),
+                Outcome::Ok(Response::Stored { context }) => {
+                    ("ok", String::new(), context.total().to_string())
+                }
                 Outcome::Fail => ("fail", String::new(), String::new()),
                 Outcome::Unknown => ("info", String::new(), String::new()),
             };

@@ -380,8 +380,9 @@ async fn trial_loop<P: Protocol>(
 /// Waits for the cluster to be whole; if it is not within `limit` (replicas
 /// whose timeouts are in lock-step can split votes forever, as the Raft
 /// paper's 150-150 ms line shows), restarts every replica one after another
-/// to break the lock-step, and waits once more. After a trial that elected
-/// nobody (`leaderless`) the lock-step is likely, so the first wait is short.
+/// to break the lock-step, and waits once more (up to `limit`). The first
+/// wait is 2 s at most, and 500 ms after a trial that elected nobody
+/// (`leaderless`), where the lock-step is likely.
 async fn reform<M>(
     injector: &mut Injector<'_, M>,
     nodes: u32,
@@ -391,10 +392,14 @@ async fn reform<M>(
 where
     M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
+    // A crashed replica restarts and catches up within tens of ms, so a
+    // cluster that is not whole after a couple of seconds is stuck: split
+    // votes in lock-step, or leadership churning because the timeouts are
+    // too short for the network (12-24 ms behind a 15 ms broadcast).
     let first = if leaderless {
         limit.min(Duration::from_millis(500))
     } else {
-        limit
+        limit.min(Duration::from_secs(2))
     };
     if let Some(found) = wait_whole(injector, nodes, first).await {
         return Some(found);

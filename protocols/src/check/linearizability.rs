@@ -10,6 +10,7 @@
 //! is `Unknown` rather than running out of memory.
 
 use super::history::{HistoryOp, Outcome};
+use super::model::VersionModel;
 use super::wgl::{search, SearchOutcome};
 use crate::kv::Key;
 use std::collections::BTreeMap;
@@ -96,8 +97,19 @@ impl fmt::Display for KeyViolation {
     }
 }
 
-/// Checks a history for linearizability against the KV model.
+/// Checks a history for linearizability against the KV model, with
+/// versions that count writes ([`VersionModel::Counted`]).
 pub fn check_history(history: &[HistoryOp], limits: CheckLimits) -> CheckResult {
+    check_history_with(history, limits, VersionModel::Counted)
+}
+
+/// Checks a history for linearizability against the KV model, reading its
+/// versions as `model` says the protocol that produced it promises.
+pub fn check_history_with(
+    history: &[HistoryOp],
+    limits: CheckLimits,
+    model: VersionModel,
+) -> CheckResult {
     let mut per_key: BTreeMap<Key, Vec<HistoryOp>> = BTreeMap::new();
     let mut total = 0;
     for op in history {
@@ -122,7 +134,7 @@ pub fn check_history(history: &[HistoryOp], limits: CheckLimits) -> CheckResult 
     let results: Vec<(Key, Vec<HistoryOp>, SearchOutcome)> = if threads == 1 {
         keys.into_iter()
             .map(|(k, ops)| {
-                let r = search(&ops, limits.max_states_per_key);
+                let r = search(&ops, limits.max_states_per_key, model);
                 (k, ops, r)
             })
             .collect()
@@ -143,7 +155,7 @@ pub fn check_history(history: &[HistoryOp], limits: CheckLimits) -> CheckResult 
                         chunk
                             .into_iter()
                             .map(|(k, ops)| {
-                                let r = search(&ops, limits.max_states_per_key);
+                                let r = search(&ops, limits.max_states_per_key, model);
                                 (k, ops, r)
                             })
                             .collect::<Vec<_>>()

@@ -6,7 +6,11 @@
 
 pub mod history;
 pub mod linearizability;
+mod model;
 mod wgl;
 
 pub use history::{HistoryOp, Outcome};
-pub use linearizability::{check_history, CheckLimits, CheckResult, KeyViolation};
+pub use linearizability::{
+    check_history, check_history_with, CheckLimits, CheckResult, KeyViolation,
+};
+pub use model::VersionModel;

@@ -11,7 +11,7 @@
 //! point after their invocation, or never observably.
 
 use super::history::{HistoryOp, Outcome};
-use crate::kv::{Command, Response, Value};
+use super::model::{step, Register, VersionModel};
 use std::collections::HashSet;
 
 /// Result of searching one key.
@@ -23,62 +23,6 @@ pub(crate) enum SearchOutcome {
         longest: Vec<usize>,
     },
     Exhausted,
-}
-
-/// The sequential specification of one key: a versioned register.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
-struct Register {
-    value: Option<Value>,
-    version: u64,
-}
-
-/// Applies `op` to `state`; `None` if the recorded response is impossible.
-fn step(state: &Register, op: &HistoryOp) -> Option<Register> {
-    let (next, expected) = match &op.command {
-        Command::Get { .. } => (
-            state.clone(),
-            Response::Value {
-                value: state.value.clone(),
-                version: state.version,
-            },
-        ),
-        Command::Put { value, .. } => {
-            let next = Register {
-                value: Some(value.clone()),
-                version: state.version + 1,
-            };
-            let version = next.version;
-            (next, Response::Written { version })
-        }
-        Command::Cas {
-            expected_version,
-            value,
-            ..
-        } => {
-            if state.version == *expected_version {
-                let next = Register {
-                    value: Some(value.clone()),
-                    version: state.version + 1,
-                };
-                let version = next.version;
-                (next, Response::Written { version })
-            } else {
-                (
-                    state.clone(),
-                    Response::CasFailed {
-                        current_version: state.version,
-                    },
-                )
-            }
-        }
-    };
-    match &op.outcome {
-        Outcome::Ok(actual) if *actual == expected => Some(next),
-        Outcome::Ok(_) => None,
-        Outcome::Unknown => Some(next),
-        // Failed operations are filtered out before the search.
-        Outcome::Fail => Some(state.clone()),
-    }
 }
 
 struct List {
@@ -103,7 +47,7 @@ impl List {
     }
 }
 
-pub(crate) fn search(ops: &[HistoryOp], max_states: u64) -> SearchOutcome {
+pub(crate) fn search(ops: &[HistoryOp], max_states: u64, model: VersionModel) -> SearchOutcome {
     let n = ops.len();
     if n == 0 {
         return SearchOutcome::Linearizable;
@@ -155,7 +99,7 @@ pub(crate) fn search(ops: &[HistoryOp], max_states: u64) -> SearchOutcome {
         let is_call = e != list.tail && entries[e].1 == 0;
         if is_call {
             let op = entries[e].2;
-            if let Some(next_state) = step(&state, &ops[op]) {
+            if let Some(next_state) = step(model, &state, &ops[op]) {
                 linearized[op / 64] |= 1 << (op % 64);
                 if cache.insert((linearized.clone(), next_state.clone())) {
                     explored += 1;

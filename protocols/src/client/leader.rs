@@ -81,6 +81,9 @@ impl ClientLogic for LeaderClient {
                     after: Duration::ZERO,
                 }
             }
+            ReplyBody::Rejected { reason } => ClientStep::Failed {
+                reason: reason.clone(),
+            },
             ReplyBody::Redirect { .. } | ReplyBody::Unavailable => {
                 // Nobody knows a leader yet: wait a little, then try another.
                 let next = self.next_after(reply.from);
@@ -117,6 +120,7 @@ mod tests {
         ClientRequest {
             id: RequestId { client: 1, seq: 1 },
             command: Command::Get { key: 1 },
+            context: None,
         }
     }
 

@@ -11,12 +11,15 @@
 //!   believed leader and follows redirects;
 //! - Byzantine (PBFT, HotStuff): send to all replicas, final on `f + 1`
 //!   matching replies (a reply tally keyed by the response);
-//! - leaderless (ABD, Dynamo): send to any coordinator, final on its one reply.
+//! - leaderless (ABD, Dynamo): send to any coordinator, final on its one
+//!   reply: [`any::AnyNodeClient`].
 
+pub mod any;
 pub mod leader;
 
 use crate::kv::{Command, Response};
 use crate::types::{NodeId, RequestId};
+use crate::vclock::VersionVector;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -28,6 +31,22 @@ pub struct ClientRequest {
     pub id: RequestId,
     /// What to execute.
     pub command: Command,
+    /// Causal context for stores with version vectors (the Dynamo store):
+    /// the clock the client last read for the key, which its put is meant
+    /// to supersede. `None` everywhere else. Filled in by
+    /// [`ClientLogic::prepare`].
+    pub context: Option<VersionVector>,
+}
+
+impl ClientRequest {
+    /// A request without causal context.
+    pub fn new(id: RequestId, command: Command) -> ClientRequest {
+        ClientRequest {
+            id,
+            command,
+            context: None,
+        }
+    }
 }
 
 /// A replica's answer to a [`ClientRequest`].
@@ -53,6 +72,12 @@ pub enum ReplyBody {
     },
     /// The replica cannot serve now (e.g. no quorum reachable); try later.
     Unavailable,
+    /// The protocol will never execute this command (e.g. compare-and-set
+    /// on ABD): the request failed without effect; retrying is pointless.
+    Rejected {
+        /// Why, for people reading logs.
+        reason: String,
+    },
 }
 
 /// What the driver should do after consulting the client logic.
@@ -60,6 +85,12 @@ pub enum ReplyBody {
 pub enum ClientStep {
     /// The request is complete with this response.
     Final(Response),
+    /// The request failed for good without taking effect (drivers count it
+    /// as an error and record it as failed in histories).
+    Failed {
+        /// Why.
+        reason: String,
+    },
     /// Keep waiting for more replies (or the timeout).
     Wait,
     /// Send the request again, to these replicas, after `after`.
@@ -73,6 +104,14 @@ pub enum ClientStep {
 
 /// Per-logical-client protocol logic used by drivers.
 pub trait ClientLogic: Send + 'static {
+    /// Called once on every new request before it is routed and sent: lets
+    /// the logic add protocol-specific fields (the Dynamo client attaches
+    /// the causal context it last read for the key). Retries resend the
+    /// prepared request. The default changes nothing.
+    fn prepare(&mut self, request: &mut ClientRequest) {
+        let _ = request;
+    }
+
     /// Where the first attempt of a new request goes.
     fn route(&mut self, request: &ClientRequest, rng: &mut dyn RngCore) -> Vec<NodeId>;
 

@@ -116,6 +116,7 @@ impl Net {
         let request = ClientRequest {
             id: RequestId { client: 1, seq },
             command,
+            context: None,
         };
         self.step(
             node,
@@ -192,6 +193,7 @@ fn a_batch_fills_one_slot_and_applied_indexes_stay_dense() {
         let request = ClientRequest {
             id: RequestId { client: 1, seq },
             command: put(seq, "b"),
+            context: None,
         };
         net.step(0, Box::new(move |p, ctx| p.on_client_request(ctx, request)));
     }
@@ -409,6 +411,7 @@ fn an_acceptance_from_an_earlier_leadership_does_not_count() {
         ClientRequest {
             id: RequestId { client: 1, seq: 1 },
             command: put(1, "x"),
+            context: None,
         },
     );
     let old_seq = p.persist_seq;

@@ -20,6 +20,7 @@ fn arb_batch() -> impl Strategy<Value = Batch> {
             .map(|(k, s)| ClientRequest {
                 id: RequestId { client: k, seq: s },
                 command: Command::Get { key: k },
+                context: None,
             })
             .collect()
     })
@@ -206,6 +207,7 @@ proptest! {
                 Input::Client(k) => node.on_client_request(&mut ctx, ClientRequest {
                     id: RequestId { client: 9, seq: i as u64 + 1 },
                     command: Command::Get { key: k },
+                    context: None,
                 }),
             }
             if let Err(e) = seen.check(&node, &out) {

@@ -93,6 +93,7 @@ impl Net {
         let request = ClientRequest {
             id: RequestId { client: 1, seq },
             command,
+            context: None,
         };
         self.step(node, |r, ctx| r.on_client_request(ctx, request));
         self.deliver_all();
@@ -243,6 +244,7 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
                     seq: term,
                 },
                 command: Command::Get { key },
+                context: None,
             })
         },
     })
@@ -345,6 +347,7 @@ proptest! {
                 Input::Client(k) => node.on_client_request(&mut ctx, ClientRequest {
                     id: RequestId { client: 9, seq: i as u64 + 1 },
                     command: Command::Get { key: k },
+                    context: None,
                 }),
             }
             let s = node.status();

@@ -1,6 +1,7 @@
 //! The safety checks that run while the simulation runs: election safety,
 //! state-machine safety and apply order. Durability, liveness and
-//! linearizability are judged at the end of the run in `world.rs`.
+//! linearizability are judged at the end of the run in `world.rs` and
+//! `durability.rs`.
 
 use super::report::Violation;
 use crate::types::{NodeId, RequestId, Time};

@@ -94,7 +94,7 @@ impl<C> SimClient<C> {
             seq: self.next_seq,
         };
         self.next_seq += 1;
-        let request = ClientRequest { id, command };
+        let request = ClientRequest::new(id, command);
         self.current = Some(Outstanding {
             request: request.clone(),
             invoke: now,
@@ -108,6 +108,7 @@ impl<C> SimClient<C> {
         let version = match response {
             Response::Value { version, .. } | Response::Written { version } => *version,
             Response::CasFailed { current_version } => *current_version,
+            Response::Siblings { context, .. } | Response::Stored { context } => context.total(),
         };
         self.seen_version.insert(command.key(), version);
     }

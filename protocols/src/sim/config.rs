@@ -19,7 +19,8 @@ pub struct SimConfig {
     pub keys: u64,
     /// Fraction of operations that are reads.
     pub read_ratio: f64,
-    /// Fraction of writes that are compare-and-set (the rest are puts).
+    /// Fraction of writes that are compare-and-set (the rest are puts);
+    /// taken as 0 for protocols without compare-and-set (ABD).
     pub cas_ratio: f64,
     /// Clients pause a uniform time in `[0, think_time_max]` between operations.
     pub think_time_max: Duration,

@@ -140,6 +140,14 @@ impl<P: Protocol> Simulation<P> {
                     },
                 );
             }
+            ClientStep::Failed { .. } => {
+                let Some(cur) = client.current.take() else {
+                    return;
+                };
+                client.logic.finish(cur.request.id);
+                self.record_failed(cur.request.id, cur.request.command, cur.invoke);
+                self.schedule(now, Event::ClientStart { client: c });
+            }
             ClientStep::Final(response) => {
                 let Some(cur) = client.current.take() else {
                     return;

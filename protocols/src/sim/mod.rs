@@ -13,11 +13,18 @@
 //! the end liveness (every request completes within a bound after the
 //! heal), durability (after the heal and catch-up every replica has applied
 //! every acknowledged write) and linearizability of the client history.
+//! Which replica-level checks apply depends on the protocol's
+//! [`Replication`](crate::core::Replication): leaderless register protocols
+//! (ABD) have no log, so instead of the index-based checks every
+//! acknowledged write must survive in a majority of replicas' durable
+//! records; and the history's versions are read as the protocol's
+//! [`VersionModel`](crate::check::VersionModel) says.
 
 mod checks;
 mod client;
 mod config;
 mod drive;
+mod durability;
 mod faults;
 mod network;
 mod node;

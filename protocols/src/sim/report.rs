@@ -48,6 +48,21 @@ pub enum Violation {
         /// The acknowledged write it lacks.
         request: RequestId,
     },
+    /// An acknowledged write of a quorum-replicated register survives on
+    /// fewer replicas' durable state than a quorum.
+    QuorumDurability {
+        /// The write.
+        request: RequestId,
+        /// Its key.
+        key: u64,
+        /// The version it was acknowledged with.
+        version: u64,
+        /// Replicas whose durable records hold the key at that version or
+        /// a later one.
+        copies: usize,
+        /// The quorum size.
+        needed: usize,
+    },
     /// A request did not complete within the liveness bound after the heal.
     Liveness {
         /// The request (or, for a stuck final phase, the client's last).
@@ -97,6 +112,10 @@ impl fmt::Display for Violation {
                 f,
                 "durability: node {node} never applied acknowledged write {request}"
             ),
+            Violation::QuorumDurability { request, key, version, copies, needed } => write!(
+                f,
+                "durability: acknowledged write {request} (key {key}, version {version}) is held by {copies} replicas' durable records, fewer than a quorum of {needed}"
+            ),
             Violation::Liveness { request, invoked } => write!(
                 f,
                 "liveness: request {request} (invoked at {invoked}) did not complete within the bound after the heal"
@@ -127,6 +146,8 @@ pub struct SimStats {
     pub messages_delivered: u64,
     /// Client operations completed.
     pub ops_completed: u64,
+    /// Client operations that failed for good (rejected by the protocol).
+    pub ops_failed: u64,
     /// Crashes injected.
     pub crashes: u64,
     /// Link faults injected (partitions, cuts, isolations, slow links).

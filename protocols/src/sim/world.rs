@@ -7,9 +7,9 @@ use super::faults::{self, FaultKind};
 use super::network::Network;
 use super::node::{NodeHost, Outbound};
 use super::report::{SimReport, SimStats, Violation};
-use crate::check::{check_history, CheckLimits, CheckResult, HistoryOp, Outcome};
+use crate::check::{check_history_with, CheckLimits, CheckResult, HistoryOp, Outcome};
 use crate::client::{ClientReply, ClientRequest};
-use crate::core::{Action, ActionOf, Cluster, Ctx, NodeEvent, NodeStatus, Protocol};
+use crate::core::{Action, ActionOf, Cluster, Ctx, NodeEvent, NodeStatus, Protocol, Replication};
 use crate::kv::{Command, Response};
 use crate::types::{NodeId, RequestId, Time};
 use rand::{Rng, SeedableRng};
@@ -117,8 +117,12 @@ fn derive(seed: u64, stream: u64) -> ChaCha8Rng {
 
 impl<P: Protocol> Simulation<P> {
     /// Builds the cluster, starts every replica at time zero and schedules
-    /// the clients, the faults and the heal.
-    pub fn new(cfg: SimConfig, proto_cfg: P::Config) -> Simulation<P> {
+    /// the clients, the faults and the heal. A protocol without
+    /// compare-and-set gets a workload without it (`cas_ratio` 0).
+    pub fn new(mut cfg: SimConfig, proto_cfg: P::Config) -> Simulation<P> {
+        if !P::SUPPORTS_CAS {
+            cfg.cas_ratio = 0.0;
+        }
         let seed = cfg.seed;
         let cluster = Cluster::new(cfg.nodes.max(1));
         let nodes = (0..cluster.size)
@@ -293,7 +297,7 @@ impl<P: Protocol> Simulation<P> {
     /// Whether every replica is up and has applied as far as the others
     /// (trivially true for protocols that do not replicate a log).
     fn replicas_converged(&self) -> bool {
-        if !P::REPLICATES_EVERYWHERE {
+        if P::REPLICATION != Replication::Log {
             return true;
         }
         let applied: Vec<Option<u64>> = self
@@ -471,7 +475,10 @@ impl<P: Protocol> Simulation<P> {
                 request,
                 digest,
             } => {
-                self.checker.applied(node, index, request, digest, now);
+                // Registers have no log positions to compare.
+                if P::REPLICATION != Replication::Registers {
+                    self.checker.applied(node, index, request, digest, now);
+                }
             }
         }
     }
@@ -618,17 +625,7 @@ impl<P: Protocol> Simulation<P> {
                 });
             }
         } else {
-            let acked: Vec<RequestId> = self
-                .history
-                .iter()
-                .filter(|(_, op)| {
-                    !op.command.is_read()
-                        && matches!(op.outcome, Outcome::Ok(Response::Written { .. }))
-                })
-                .map(|(id, _)| *id)
-                .collect();
-            self.checker
-                .check_durability(&acked, P::REPLICATES_EVERYWHERE);
+            self.check_durability();
         }
         if self.cfg.check_linearizability {
             let mut history = self.history();
@@ -641,12 +638,13 @@ impl<P: Protocol> Simulation<P> {
                     outcome: Outcome::Unknown,
                 });
             }
-            match check_history(
+            match check_history_with(
                 &history,
                 CheckLimits {
                     threads: 1,
                     ..CheckLimits::default()
                 },
+                P::VERSIONS,
             ) {
                 CheckResult::Linearizable { .. } => {}
                 CheckResult::Violation(vs) => {
