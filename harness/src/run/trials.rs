@@ -301,7 +301,7 @@ async fn trial_loop<P: Protocol>(
             reform(&mut injector, exp.nodes, exp.ready_timeout, leaderless).await
         else {
             bail!(
-                "trial {trial}: the cluster did not agree on a leader within {:?} even after restarting every replica; see the node logs in {}",
+                "trial {trial}: the cluster did not agree on a leader within {:?} even after restarting every replica {REFORM_ROUNDS} times; see the node logs in {}",
                 exp.ready_timeout,
                 env.work_dir.display()
             );
@@ -404,12 +404,23 @@ where
     if let Some(found) = wait_whole(injector, nodes, first).await {
         return Some(found);
     }
-    for n in 0..nodes {
-        injector.crash(n, "SIGKILL (restarting a leaderless cluster)".into());
-        if injector.restart(n).is_err() {
-            return None;
+    // Churning leadership (timeouts too short for the network) can miss
+    // one whole moment by chance; a few rounds of restarts make a stuck
+    // trial a slow one rather than a failed point.
+    for _ in 0..REFORM_ROUNDS {
+        for n in 0..nodes {
+            injector.crash(n, "SIGKILL (restarting a leaderless cluster)".into());
+            if injector.restart(n).is_err() {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(37)).await;
         }
-        tokio::time::sleep(Duration::from_millis(37)).await;
+        if let Some(found) = wait_whole(injector, nodes, limit).await {
+            return Some(found);
+        }
     }
-    wait_whole(injector, nodes, limit).await
+    None
 }
+
+/// Rounds of restarting every replica before a trial point gives up.
+const REFORM_ROUNDS: u32 = 3;
