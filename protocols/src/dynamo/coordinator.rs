@@ -127,12 +127,7 @@ impl Dynamo {
         self.coord.counters.insert(key, counter);
         clock.advance(actor, counter);
         let op = self.coord.next_op_id();
-        let targets = self
-            .ring
-            .preference_list(key, self.config.n)
-            .into_iter()
-            .map(|n| (n, None))
-            .collect();
+        let targets = self.owner_targets(key);
         let mut put = PutOp {
             client: request.client,
             request,
@@ -145,6 +140,16 @@ impl Dynamo {
         self.coord.by_request.insert(request, op);
         self.send_stores(ctx, op, &mut put);
         self.settle_put(ctx, op, put);
+    }
+
+    /// The preference list of `key` as an operation's targets, each owner
+    /// standing for itself (no stand-in yet).
+    pub(super) fn owner_targets(&self, key: Key) -> BTreeMap<NodeId, Option<NodeId>> {
+        self.ring
+            .preference_list(key, self.config.n)
+            .into_iter()
+            .map(|n| (n, None))
+            .collect()
     }
 
     /// Sends the version to every target that has not acknowledged it;

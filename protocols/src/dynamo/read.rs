@@ -16,12 +16,7 @@ impl Dynamo {
     /// Starts a get of `key` for `request`: fetch from the preference list.
     pub(super) fn start_get(&mut self, ctx: &mut Ctx<'_, Self>, request: RequestId, key: Key) {
         let op = self.coord.next_op_id();
-        let targets = self
-            .ring
-            .preference_list(key, self.config.n)
-            .into_iter()
-            .map(|n| (n, None))
-            .collect();
+        let targets = self.owner_targets(key);
         let mut get = GetOp {
             client: request.client,
             request,
