@@ -25,10 +25,12 @@ mod client;
 mod config;
 mod drive;
 mod durability;
+mod event;
 mod faults;
 mod network;
 mod node;
 mod report;
+mod verdict;
 mod world;
 
 pub use config::{FaultConfig, LatencyModel, NetworkConfig, SimConfig};

@@ -3,90 +3,19 @@
 use super::checks::Checker;
 use super::client::{Phase, SimClient};
 use super::config::SimConfig;
-use super::faults::{self, FaultKind};
+use super::faults;
 use super::network::Network;
 use super::node::{NodeHost, Outbound};
 use super::report::{SimReport, SimStats, Violation};
-use crate::check::{check_history_with, CheckLimits, CheckResult, HistoryOp, Outcome};
-use crate::client::{ClientReply, ClientRequest};
+use crate::check::{HistoryOp, Outcome};
 use crate::core::{Action, ActionOf, Cluster, Ctx, NodeEvent, NodeStatus, Protocol, Replication};
 use crate::kv::{Command, Response};
 use crate::types::{NodeId, RequestId, Time};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// Something that happens at a point of simulated time.
-pub(crate) enum Event<P: Protocol> {
-    Deliver {
-        to: NodeId,
-        from: NodeId,
-        msg: P::Message,
-    },
-    Request {
-        node: NodeId,
-        request: ClientRequest,
-    },
-    Reply {
-        client: usize,
-        reply: ClientReply,
-    },
-    Timer {
-        node: NodeId,
-        incarnation: u64,
-        timer: P::Timer,
-        generation: u64,
-    },
-    PersistDone {
-        node: NodeId,
-        incarnation: u64,
-        seq: u64,
-    },
-    ClientStart {
-        client: usize,
-    },
-    ClientResend {
-        client: usize,
-        seq: u64,
-        attempt: u64,
-        to: Vec<NodeId>,
-    },
-    ClientTimeout {
-        client: usize,
-        seq: u64,
-        attempt: u64,
-    },
-    Fault(FaultKind),
-    RestartAll,
-    HealEverything,
-    EndCalm,
-}
-
-pub(crate) struct Scheduled<P: Protocol> {
-    at: Time,
-    seq: u64,
-    event: Event<P>,
-}
-
-impl<P: Protocol> PartialEq for Scheduled<P> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl<P: Protocol> Eq for Scheduled<P> {}
-impl<P: Protocol> PartialOrd for Scheduled<P> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<P: Protocol> Ord for Scheduled<P> {
-    // Reversed: BinaryHeap is a max-heap and the earliest event goes first;
-    // the insertion counter breaks ties deterministically.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
+pub(crate) use super::event::{Event, Scheduled};
 
 /// A deterministic simulated cluster running protocol `P`.
 pub struct Simulation<P: Protocol> {
@@ -104,8 +33,8 @@ pub struct Simulation<P: Protocol> {
     pub(crate) fault_rng: ChaCha8Rng,
     disk_rng: ChaCha8Rng,
     pub(crate) stats: SimStats,
-    trace_digest: u64,
-    trace: Vec<String>,
+    pub(crate) trace_digest: u64,
+    pub(crate) trace: Vec<String>,
     scratch: Vec<ActionOf<P>>,
     pub(crate) heal_time: Option<Time>,
     pub(crate) all_done_at: Option<Time>,
@@ -593,83 +522,6 @@ impl<P: Protocol> Simulation<P> {
             };
             self.trace
                 .push(format!("{} k{kind} {a} {b} {detail}", self.now.0));
-        }
-    }
-
-    /// Judges the run: liveness, durability and linearizability.
-    fn finish(mut self) -> SimReport {
-        let mut outstanding = Vec::new();
-        for client in &self.clients {
-            if let Some(cur) = &client.current {
-                outstanding.push((
-                    cur.request.id,
-                    cur.request.command.clone(),
-                    cur.invoke,
-                    client.id,
-                ));
-            }
-        }
-        let finished = self.all_done_at.is_some();
-        if !finished {
-            for (request, _, invoked, _) in &outstanding {
-                self.checker.violations.push(Violation::Liveness {
-                    request: *request,
-                    invoked: *invoked,
-                });
-            }
-            if outstanding.is_empty() && self.stats.events < self.cfg.max_events {
-                // Clients idle but never finished: should not happen.
-                self.checker.violations.push(Violation::Liveness {
-                    request: RequestId { client: 0, seq: 0 },
-                    invoked: self.now,
-                });
-            }
-        } else {
-            self.check_durability();
-        }
-        if self.cfg.check_linearizability {
-            let mut history = self.history();
-            for (_, command, invoke, client) in outstanding {
-                history.push(HistoryOp {
-                    client,
-                    command,
-                    invoke,
-                    ret: self.now,
-                    outcome: Outcome::Unknown,
-                });
-            }
-            match check_history_with(
-                &history,
-                CheckLimits {
-                    threads: 1,
-                    ..CheckLimits::default()
-                },
-                P::VERSIONS,
-            ) {
-                CheckResult::Linearizable { .. } => {}
-                CheckResult::Violation(vs) => {
-                    for v in vs.into_iter().take(3) {
-                        self.checker
-                            .violations
-                            .push(Violation::Linearizability(Box::new(v)));
-                    }
-                }
-                CheckResult::Unknown { keys } => {
-                    self.checker
-                        .violations
-                        .push(Violation::LinearizabilityUnknown { keys });
-                }
-            }
-        }
-        self.stats.elections = self.checker.elections;
-        self.stats.end_time = self.now;
-        SimReport {
-            protocol: P::NAME,
-            seed: self.cfg.seed,
-            violations: std::mem::take(&mut self.checker.violations),
-            stats: self.stats.clone(),
-            trace_digest: self.trace_digest,
-            trace: std::mem::take(&mut self.trace),
         }
     }
 
