@@ -122,7 +122,6 @@ struct Driver<P: Protocol> {
     attempt_timeout: Duration,
     cluster_size: u32,
     sides: PartitionSides,
-    side_clients: std::collections::BTreeMap<String, std::collections::BTreeSet<usize>>,
 }
 
 impl<P: Protocol> Driver<P> {
@@ -188,12 +187,6 @@ impl<P: Protocol> Driver<P> {
         let targets = client.logic.route(&request, &mut self.rng);
         let home = self.home(c);
         let side = self.cfg.reach.as_ref().and_then(|r| r.side_label(home));
-        if let Some(label) = &side {
-            self.side_clients
-                .entry(label.clone())
-                .or_default()
-                .insert(c);
-        }
         let client = &mut self.clients[c];
         client.current = Some(InFlight {
             request: request.clone(),
@@ -429,7 +422,6 @@ pub async fn drive<P: Protocol>(
         cluster_size: cluster.size,
         cfg,
         sides: PartitionSides::new(),
-        side_clients: std::collections::BTreeMap::new(),
     };
     let mut next_arrival = schedule.as_mut().and_then(Iterator::next);
     let hard_stop = d.start + spec.duration + spec.request_timeout + Duration::from_millis(100);
@@ -505,8 +497,12 @@ pub async fn drive<P: Protocol>(
         }
     }
     let wall = d.start.elapsed().as_secs_f64().max(1e-9);
-    for (label, clients) in &d.side_clients {
-        d.sides.entry(label.clone()).or_default().clients = clients.len() as u64;
+    // A side's clients are those living beside its replicas (the label
+    // lists them), whether or not they issued anything in the partition.
+    let homes: Vec<NodeId> = (0..d.clients.len()).map(|c| d.home(c)).collect();
+    for (label, counts) in &mut d.sides {
+        let members: Vec<NodeId> = label.split('+').filter_map(|n| n.parse().ok()).collect();
+        counts.clients = homes.iter().filter(|h| members.contains(h)).count() as u64;
     }
     DriverOutput {
         partition_sides: d.sides,
