@@ -5,6 +5,7 @@
 
 pub mod cap;
 pub mod compare;
+pub mod conflicts;
 pub mod history;
 pub mod pbs;
 pub mod plot;

@@ -185,6 +185,60 @@ fn saturation_html(summary: &ResultTable, slo_ms: f64) -> Option<String> {
     Some(h)
 }
 
+/// Columns of `staleness.csv` that hold per point (its other columns are
+/// per time bin).
+const STALENESS_COLUMNS: &[&str] = &[
+    "repetition",
+    "reads",
+    "judged_reads",
+    "unmatched_reads",
+    "stale_reads",
+    "stale_read_rate",
+    "mean_k",
+    "max_k",
+    "t_visibility_max_ms",
+];
+
+/// The CAP/PACELC table (`cap.csv`), contention (`conflicts.csv`) and
+/// staleness per point (`staleness.csv`), for the files a run has.
+fn leaderless_html(dir: &Path) -> Result<String, PlotError> {
+    let cap = ResultTable::read(&dir.join("cap.csv"))?;
+    let conflicts = ResultTable::read(&dir.join("conflicts.csv"))?;
+    let staleness = ResultTable::read(&dir.join("staleness.csv"))?;
+    let mut h = String::new();
+    if !cap.is_empty() {
+        h.push_str("<h2>CAP and PACELC, measured</h2><p>Per point: the fraction of operations answered on each side while the partition lasted, whether the history is linearizable, stale reads during the partition and outside it, latency outside it, and the class these measurements earn (<code>qlab cap</code>; the rules are in the README).</p>");
+        h.push_str(&table_html(&cap, &[]));
+    }
+    if !conflicts.is_empty() {
+        h.push_str("<h2>Contention</h2><p>Writes overlapping another write to their key (measured conflict rate), reads returning siblings, and stale reads (<code>qlab conflicts</code>).</p>");
+        h.push_str(&table_html(&conflicts, &[]));
+    }
+    if !staleness.is_empty() {
+        // One row per (point, repetition): the per-point columns repeat on
+        // every time bin.
+        let mut seen = std::collections::BTreeSet::new();
+        let per_point = ResultTable {
+            columns: staleness.columns.clone(),
+            rows: staleness
+                .rows
+                .iter()
+                .zip(staleness.iter())
+                .filter(|(_, r)| {
+                    seen.insert((
+                        r.text("point").to_string(),
+                        r.text("repetition").to_string(),
+                    ))
+                })
+                .map(|(row, _)| row.clone())
+                .collect(),
+        };
+        h.push_str("<h2>Staleness</h2><p>Stale reads, k-staleness and t-visibility per point (<code>qlab pbs --history</code>); the figure above plots P(consistent read) against time since the write.</p>");
+        h.push_str(&table_html(&per_point, STALENESS_COLUMNS));
+    }
+    Ok(h)
+}
+
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px}\
 table{border-collapse:collapse;font-size:12px;margin:1em 0}\
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}\
@@ -275,6 +329,7 @@ pub fn write_report(dir: &Path, opts: PlotOptions) -> Result<PathBuf, PlotError>
         h.push_str("<h2>Recovery</h2>");
         h.push_str(&table_html(&recovery, &[]));
     }
+    h.push_str(&leaderless_html(dir)?);
     h.push_str("<h2>Provenance</h2>");
     let _ = write!(h, "<pre>{}</pre>", escape(&provenance));
     h.push_str("</body></html>\n");

@@ -23,14 +23,33 @@ pub struct CapArgs {
     /// `history: true`.
     pub results: PathBuf,
     /// A side at or above this availability counts as available (PA).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = CapArgs::DEFAULT_AVAILABLE)]
     pub available: f64,
     /// A side at or below this availability counts as unavailable (PC).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = CapArgs::DEFAULT_UNAVAILABLE)]
     pub unavailable: f64,
     /// Linearizability search states per key before a key is undecided.
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = CapArgs::DEFAULT_MAX_STATES)]
     pub max_states: u64,
+}
+
+impl CapArgs {
+    /// Default of `--available`.
+    pub const DEFAULT_AVAILABLE: f64 = 0.9;
+    /// Default of `--unavailable`.
+    pub const DEFAULT_UNAVAILABLE: f64 = 0.1;
+    /// Default of `--max-states`.
+    pub const DEFAULT_MAX_STATES: u64 = 2_000_000;
+
+    /// The defaults for the results folder `results`.
+    pub fn defaults(results: PathBuf) -> CapArgs {
+        CapArgs {
+            results,
+            available: Self::DEFAULT_AVAILABLE,
+            unavailable: Self::DEFAULT_UNAVAILABLE,
+            max_states: Self::DEFAULT_MAX_STATES,
+        }
+    }
 }
 
 /// Columns of `cap.csv`.

@@ -4,12 +4,14 @@
 //! `sim` (randomized simulator runs with safety and linearizability checks).
 //! `drive` (a stand-alone driver), `plot` (figures), `report` (one HTML
 //! page), `compare` (ratios between runs), `check` (linearizability of
-//! recorded histories) and `pbs` (staleness: PBS predictions and
-//! measurements from recorded histories).
+//! recorded histories), `pbs` (staleness: PBS predictions and
+//! measurements from recorded histories), `cap` (the CAP/PACELC table of a
+//! partition run) and `conflicts` (contention, siblings and stale reads).
 
 mod cmd_cap;
 mod cmd_check;
 mod cmd_compare;
+mod cmd_conflicts;
 mod cmd_drive;
 mod cmd_pbs;
 mod cmd_plot;
@@ -62,6 +64,10 @@ enum Command {
     /// `history: true`: availability per side of the partition,
     /// linearizability, stale reads and latency outside it (cap.csv).
     Cap(cmd_cap::CapArgs),
+    /// Contention and its consequences per point of a run with `history:
+    /// true`: the measured write-conflict rate, the sibling rate and the
+    /// stale-read rate (conflicts.csv).
+    Conflicts(cmd_conflicts::ConflictsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,5 +83,6 @@ fn main() -> anyhow::Result<()> {
         Command::Report(args) => cmd_report::run(args),
         Command::Pbs(args) => cmd_pbs::run(args),
         Command::Cap(args) => cmd_cap::run(args),
+        Command::Conflicts(args) => cmd_conflicts::run(args),
     }
 }

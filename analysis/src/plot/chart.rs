@@ -117,8 +117,12 @@ fn extent(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
     match scale {
         Scale::Linear => {
             let lo = lo.min(0.0);
-            let pad = (hi - lo).abs().max(1e-9) * 0.08;
-            (lo, hi + pad)
+            if hi - lo < 1e-9 {
+                // All values equal (say all zero): a unit span, so the
+                // axis gets distinct tick labels.
+                return (lo, lo + 1.0);
+            }
+            (lo, hi + (hi - lo) * 0.08)
         }
         Scale::Log | Scale::Percentile => (lo / 1.3, hi * 1.3),
     }

@@ -5,11 +5,14 @@
 //! Which figures are drawn depends on what the results contain:
 //! throughput vs latency (load sweeps), latency spectra (`latency/*.hgrm`),
 //! scalability (several cluster sizes), time series with faults marked
-//! (fault timelines), recovery metrics (`recovery.csv`) and CDFs of trials
-//! (`trials_cdf.csv`).
+//! (fault timelines), recovery metrics (`recovery.csv`), CDFs of trials
+//! (`trials_cdf.csv`), and for leaderless stores sibling and stale-read
+//! rates against conflicts (`conflicts.csv`) and P(consistent read) against
+//! time, measured and predicted (`staleness.csv`).
 
 pub mod chart;
 pub mod figures;
+pub mod leaderless;
 pub mod style;
 
 use crate::table::{ResultTable, TableError};
@@ -122,6 +125,14 @@ pub fn figures_for(dir: &Path, opts: PlotOptions) -> Result<Vec<(String, Figure)
     }
     if let Some(f) = figures::trial_cdf(&cdf) {
         out.push(("trials-cdf".to_string(), f));
+    }
+    let conflicts = ResultTable::read(&dir.join("conflicts.csv"))?;
+    if let Some(f) = leaderless::conflicts(&conflicts) {
+        out.push(("conflicts".to_string(), f));
+    }
+    let staleness = ResultTable::read(&dir.join("staleness.csv"))?;
+    if let Some(f) = leaderless::staleness(&staleness) {
+        out.push(("staleness".to_string(), f));
     }
     Ok(out)
 }
