@@ -45,6 +45,7 @@ impl ProtocolVisitor for RunSeeds<'_> {
         let mut simulated = Duration::ZERO;
         let mut ops = 0u64;
         let mut messages = 0u64;
+        let (mut judged, mut stale) = (0u64, 0u64);
         for seed in args.first_seed..args.first_seed.saturating_add(args.seeds) {
             let mut cfg = if args.calm {
                 SimConfig::calm(seed, args.nodes)
@@ -58,6 +59,8 @@ impl ProtocolVisitor for RunSeeds<'_> {
             simulated += Duration::from_nanos(report.stats.end_time.as_nanos());
             ops += report.stats.ops_completed;
             messages += report.stats.messages_delivered;
+            judged += report.stats.reads_judged;
+            stale += report.stats.stale_reads;
             if !report.passed() {
                 // Full reports for the first few failures; seeds for the rest.
                 if failed.len() < 3 {
@@ -86,6 +89,11 @@ impl ProtocolVisitor for RunSeeds<'_> {
             ops,
             messages
         );
+        if judged > 0 {
+            // Version-vector stores: counted always, failures only where
+            // the configuration promises fresh reads.
+            println!("{}: {stale} of {judged} reads stale", P::NAME);
+        }
         if !failed.is_empty() {
             bail!("{} seed(s) failed: {:?}", failed.len(), failed);
         }

@@ -26,7 +26,9 @@
 use crate::check::VersionModel;
 use crate::client::{ClientLogic, ClientReply, ClientRequest};
 use crate::kv::Key;
+pub use crate::replication::{RecordedVersion, Replication, VersionedPromises};
 use crate::types::{ClientId, NodeId, RequestId, Time};
+use crate::vclock::VersionVector;
 use rand::RngCore;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -301,6 +303,11 @@ pub trait Protocol: Sized {
     /// linearizability checker reads histories of it accordingly.
     const VERSIONS: VersionModel = VersionModel::Counted;
 
+    /// Whether client histories of this protocol must be linearizable (the
+    /// simulator runs the linearizability checker only then). A store whose
+    /// reads may return siblings (the Dynamo store) is not.
+    const LINEARIZABLE: bool = true;
+
     /// Builds a node from the records that survived on stable storage (empty
     /// on first boot). Must tolerate any prefix of a previously written
     /// record sequence.
@@ -341,6 +348,41 @@ pub trait Protocol: Sized {
         None
     }
 
+    /// For [`Replication::Versioned`] protocols: whether this replica, as
+    /// an owner of `key` (a member of its preference list, not a stand-in
+    /// holding a hint), holds `key` at `clock` or at a version descending
+    /// from it. The simulator asks it of replicas rebuilt by `recover` from
+    /// their durable records only.
+    fn owns_version(&self, key: Key, clock: &VersionVector) -> bool {
+        let _ = (key, clock);
+        false
+    }
+
+    /// For [`Replication::Versioned`] protocols: the version a durable
+    /// record holds, if it holds one. Every version a replica ever sends is
+    /// durable first, so the records of all replicas together name every
+    /// version a read can return; the simulator's stale-read check reads
+    /// the clocks of returned values from them.
+    fn recorded_version(record: &Self::Record) -> Option<RecordedVersion> {
+        let _ = record;
+        None
+    }
+
+    /// What a [`Replication::Versioned`] protocol promises in `config` on
+    /// `cluster` (durable owners per acknowledged put, fresh reads).
+    fn versioned_promises(cluster: &Cluster, config: &Self::Config) -> VersionedPromises {
+        let _ = (cluster, config);
+        VersionedPromises::default()
+    }
+
+    /// Whether this replica has no background work left that the end-of-run
+    /// checks depend on (the Dynamo store: hints not yet handed off). The
+    /// simulator waits, within the liveness bound, until every replica of
+    /// a [`Replication::Versioned`] protocol is up and settled.
+    fn settled(&self) -> bool {
+        true
+    }
+
     /// The timing knobs of `config` that experiments reason about (crash a
     /// leader within its heartbeat cycle, label election-timeout ranges).
     /// Protocols without leaders keep the default: none.
@@ -348,29 +390,6 @@ pub trait Protocol: Sized {
         let _ = config;
         Timing::default()
     }
-}
-
-/// How a protocol's replicas hold the data, and so which of the
-/// simulator's replica-level checks apply to it. Client-level checks
-/// (liveness after the heal, linearizability of the history) apply to all.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Replication {
-    /// Every replica applies one totally ordered log (Raft, Multi-Paxos):
-    /// no two replicas apply different commands at one index, each applies
-    /// indexes in order, the run waits until the replicas converge, and
-    /// every acknowledged write must then be applied on every replica.
-    Log,
-    /// One replica executes everything from its own log (the unreplicated
-    /// baseline): apply order is checked, and every acknowledged write must
-    /// be applied on at least one replica.
-    Single,
-    /// No log: each key is a register replicated on majority quorums (ABD).
-    /// Index-based checks do not apply (the core reports no `Applied`
-    /// positions). Instead every acknowledged write must survive on a
-    /// majority: at the end, rebuilt from their durable records alone, a
-    /// majority of replicas hold its key at its acknowledged version or a
-    /// later one ([`Protocol::held_version`]).
-    Registers,
 }
 
 /// Leader-related timing of a protocol configuration.

@@ -18,6 +18,8 @@
 //!   siblings, read repair, sloppy quorum with hinted hand-off);
 //! - [`unreplicated`]: the one-server baseline (and the simulator's own
 //!   test subject);
+//! - [`replication`]: how replicas hold the data, which decides the
+//!   simulator's replica-level checks;
 //! - [`sim`]: the deterministic discrete-event simulator and its checks;
 //! - [`check`]: consistency checkers (linearizability) usable on simulated
 //!   and real histories;
@@ -34,6 +36,7 @@ pub mod kv;
 pub mod multipaxos;
 pub mod raft;
 pub mod registry;
+pub mod replication;
 pub mod sim;
 pub mod types;
 pub mod unreplicated;
@@ -41,6 +44,7 @@ pub mod vclock;
 pub mod wire;
 
 pub use crate::core::{
-    Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, Replication, Role, Timing,
+    Action, ActionOf, Ctx, NodeEvent, NodeStatus, Protocol, RecordedVersion, Replication, Role,
+    Timing, VersionedPromises,
 };
 pub use crate::types::{ClientId, NodeId, RequestId, Time};

@@ -123,6 +123,12 @@ pub struct Trials {
     /// cut the wall time of a long run; each cluster is `nodes` processes.
     #[serde(default = "one_u32")]
     pub clusters: u32,
+    /// Run the trials in the deterministic simulator instead of on
+    /// processes: `link_delay` and `link_jitter` become every link's
+    /// latency, `durability: fsync` a 0.15-0.3 ms disk, and there is no CPU
+    /// noise. Summary rows say `backend: sim`.
+    #[serde(default)]
+    pub simulate: bool,
 }
 
 fn default_settle() -> Duration {

@@ -6,6 +6,7 @@ pub mod inject;
 pub mod point;
 pub mod rows;
 pub mod side_rows;
+pub mod sim_trials;
 pub mod trial_rows;
 pub mod trials;
 
@@ -84,6 +85,10 @@ impl ProtocolVisitor for RunOne<'_> {
         runtime.block_on(async {
             let work = async {
                 match &self.point.experiment.trials {
+                    Some(t) if t.simulate => {
+                        sim_trials::run_sim_trials::<P>(self.point, t, self.env.repetition)
+                            .map(Outcome::Trials)
+                    }
                     Some(t) => run_trials::<P>(self.point, t, &self.env)
                         .await
                         .map(Outcome::Trials),

@@ -87,14 +87,15 @@ pub fn key_cols(point: &Point, repetition: u32) -> Row {
 /// the kind of run (open, closed, trials).
 pub fn head_cols(point: &Point, repetition: u32, load: &str) -> Row {
     let e = &point.experiment;
+    let simulated = e.trials.as_ref().is_some_and(|t| t.simulate);
     let mut row = key_cols(point, repetition);
     for (k, v) in [
         ("experiment", e.name.clone()),
         ("protocol", e.protocol.to_string()),
         ("nodes", e.nodes.to_string()),
         ("durability", e.durability.to_string()),
-        ("backend", "local".into()),
-        ("simulated", "false".into()),
+        ("backend", if simulated { "sim" } else { "local" }.into()),
+        ("simulated", simulated.to_string()),
         ("load", load.to_string()),
     ] {
         row.push((k.to_string(), v));

@@ -72,6 +72,20 @@ pub struct DynamoConfig {
     pub handoff_interval: Duration,
     /// Most keys in one hand-off message.
     pub handoff_batch: usize,
+    /// BROKEN ON PURPOSE: gets answer after R - 1 replies (at least one),
+    /// so with R + W = N + 1 a read quorum can miss every replica of an
+    /// acknowledged put. Only for proving that the simulator's stale-read
+    /// check catches it.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub unsafe_read_one_short: bool,
+    /// BROKEN ON PURPOSE: puts are acknowledged after W - 1 durable
+    /// acknowledgements (at least one), so fewer than W owners may hold an
+    /// acknowledged put. Only for proving that the simulator's durability
+    /// check catches it.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub unsafe_ack_one_short: bool,
 }
 
 impl Default for DynamoConfig {
@@ -87,6 +101,8 @@ impl Default for DynamoConfig {
             read_repair: true,
             handoff_interval: Duration::from_millis(100),
             handoff_batch: 64,
+            unsafe_read_one_short: false,
+            unsafe_ack_one_short: false,
         }
     }
 }
@@ -127,6 +143,26 @@ impl DynamoConfig {
     /// concurrent puts become siblings and gets do not write back.
     pub fn strongly_consistent(&self) -> bool {
         self.r + self.w > self.n && !self.sloppy_quorum
+    }
+
+    /// Replies a get actually waits for: `r`, or one fewer (at least one)
+    /// in the deliberately broken variant.
+    pub(super) fn read_replies(&self) -> usize {
+        if self.unsafe_read_one_short {
+            self.r.saturating_sub(1).max(1)
+        } else {
+            self.r
+        }
+    }
+
+    /// Durable acknowledgements a put actually waits for: `w`, or one
+    /// fewer (at least one) in the deliberately broken variant.
+    pub(super) fn write_acks(&self) -> usize {
+        if self.unsafe_ack_one_short {
+            self.w.saturating_sub(1).max(1)
+        } else {
+            self.w
+        }
     }
 
     /// The configuration as run on a cluster of `size` members: `n` capped

@@ -179,7 +179,7 @@ impl Dynamo {
 
     /// Answers the put if it has W acknowledgements, else keeps it.
     fn settle_put(&mut self, ctx: &mut Ctx<'_, Self>, op: OpId, put: PutOp) {
-        if put.acked.len() >= self.config.w {
+        if put.acked.len() >= self.config.write_acks() {
             let response = Response::Stored {
                 context: put.version.clock.clone(),
             };
@@ -224,7 +224,7 @@ impl Dynamo {
         if put.key != key || put.version.clock != clock || !put.targets.contains_key(&from) {
             return;
         }
-        if put.acked.insert(from) && put.acked.len() >= self.config.w {
+        if put.acked.insert(from) && put.acked.len() >= self.config.write_acks() {
             if let Some(Pending::Put(put)) = self.coord.ops.remove(&op) {
                 self.settle_put(ctx, op, put);
             }

@@ -54,6 +54,12 @@
 //! linearizable (siblings, no write-back). R + W <= N or a sloppy quorum
 //! trade that for latency and availability. Compare-and-set needs
 //! consensus and is rejected ([`ReplyBody::Rejected`]).
+//!
+//! The simulator holds the store to exactly this
+//! ([`Replication::Versioned`]): no linearizability check; every
+//! acknowledged put held durably by W owners (one owner, after hand-off,
+//! with a sloppy quorum); and no stale read where the configuration is
+//! strongly consistent (elsewhere stale reads are counted).
 
 mod client;
 mod config;
@@ -79,7 +85,9 @@ pub use messages::{DynamoMessage, DynamoRecord, DynamoTimer, OpId, Version};
 pub use siblings::SiblingSet;
 
 use crate::client::{ClientReply, ClientRequest, ReplyBody};
-use crate::core::{Cluster, Ctx, NodeStatus, Protocol, Role};
+use crate::core::{
+    Cluster, Ctx, NodeStatus, Protocol, RecordedVersion, Replication, Role, VersionedPromises,
+};
 use crate::kv::{Key, Response};
 use crate::types::{ClientId, NodeId, RequestId};
 use crate::vclock::VersionVector;
@@ -138,8 +146,8 @@ impl Dynamo {
     }
 
     /// Whether this node holds `key` at `clock` or a later version, as an
-    /// owner or as a hint: the question a durability check asks of every
-    /// acknowledged put ([`Response::Stored`]).
+    /// owner or as a hint. (The simulator's durability check counts owners
+    /// only: [`Protocol::owns_version`].)
     pub fn covers(&self, key: Key, clock: &VersionVector) -> bool {
         self.store.get(&key).is_some_and(|s| s.covers(clock))
             || self.hints.for_key(key).any(|v| v.clock.descends(clock))
@@ -186,8 +194,10 @@ impl Protocol for Dynamo {
     type Config = DynamoConfig;
     type Client = DynamoClient;
     const NAME: &'static str = "dynamo";
-    const REPLICATES_EVERYWHERE: bool = false;
+    const REPLICATION: Replication = Replication::Versioned;
     const SUPPORTS_CAS: bool = false;
+    /// Concurrent puts leave siblings and gets do not write back.
+    const LINEARIZABLE: bool = false;
 
     fn recover(
         id: NodeId,
@@ -296,6 +306,40 @@ impl Protocol for Dynamo {
 
     fn client(cluster: &Cluster, _config: &DynamoConfig, client: ClientId) -> DynamoClient {
         DynamoClient::new(cluster.size, client)
+    }
+
+    fn owns_version(&self, key: Key, clock: &VersionVector) -> bool {
+        self.preference_list(key).contains(&self.id)
+            && self.store.get(&key).is_some_and(|s| s.covers(clock))
+    }
+
+    fn recorded_version(record: &DynamoRecord) -> Option<RecordedVersion> {
+        match record {
+            DynamoRecord::Stored { key, version } | DynamoRecord::Hint { key, version, .. } => {
+                Some(RecordedVersion {
+                    key: *key,
+                    value: version.value.clone(),
+                    clock: version.clock.clone(),
+                })
+            }
+            DynamoRecord::Incarnation(_) | DynamoRecord::HintDelivered { .. } => None,
+        }
+    }
+
+    /// W owners with strict quorums; with a sloppy quorum a put may be
+    /// acknowledged by stand-ins alone, so one owner, after hand-off.
+    /// Fresh reads where [`DynamoConfig::strongly_consistent`] holds.
+    fn versioned_promises(cluster: &Cluster, config: &DynamoConfig) -> VersionedPromises {
+        let config = config.effective(cluster.size);
+        VersionedPromises {
+            durable_owners: if config.sloppy_quorum { 1 } else { config.w },
+            fresh_reads: config.strongly_consistent(),
+        }
+    }
+
+    /// Settled once every hint has been handed off.
+    fn settled(&self) -> bool {
+        self.pending_hints() == 0
     }
 }
 

@@ -59,7 +59,7 @@ impl Dynamo {
         mut get: GetOp,
         arm: bool,
     ) {
-        if !get.answered && get.replies.len() >= self.config.r {
+        if !get.answered && get.replies.len() >= self.config.read_replies() {
             get.answered = true;
             let reconciled = SiblingSet::from_versions(get.replies.values().flatten());
             let response = siblings_response(&reconciled);

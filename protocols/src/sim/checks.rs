@@ -35,7 +35,8 @@ impl Checker {
         }
     }
 
-    fn report(&mut self, v: Violation) {
+    /// Keeps `v`, unless this many violations were kept already.
+    pub(crate) fn report(&mut self, v: Violation) {
         if self.violations.len() < MAX_REPORTED {
             self.violations.push(v);
         }

@@ -3,7 +3,7 @@
 //! every operation for the linearizability check.
 
 use super::config::SimConfig;
-use crate::client::ClientRequest;
+use crate::client::{ClientLogic, ClientRequest};
 use crate::kv::{Command, Key, Response, Value};
 use crate::types::{ClientId, RequestId, Time};
 use rand::Rng;
@@ -87,14 +87,21 @@ impl<C> SimClient<C> {
         }
     }
 
-    /// Starts a request for `command` at `now`.
-    pub(crate) fn begin(&mut self, command: Command, now: Time) -> ClientRequest {
+    /// Starts a request for `command` at `now`. As in the real driver
+    /// (`workloads`), the client logic prepares the request once, before it
+    /// is routed (the Dynamo client attaches its causal context to puts),
+    /// and every resend repeats the prepared request.
+    pub(crate) fn begin(&mut self, command: Command, now: Time) -> ClientRequest
+    where
+        C: ClientLogic,
+    {
         let id = RequestId {
             client: self.id,
             seq: self.next_seq,
         };
         self.next_seq += 1;
-        let request = ClientRequest::new(id, command);
+        let mut request = ClientRequest::new(id, command);
+        self.logic.prepare(&mut request);
         self.current = Some(Outstanding {
             request: request.clone(),
             invoke: now,

@@ -1,7 +1,9 @@
 //! What a simulated run reports: violations of the checks and statistics.
 
 use crate::check::KeyViolation;
+use crate::kv::Value;
 use crate::types::{NodeId, RequestId, Time};
+use crate::vclock::VersionVector;
 use std::fmt;
 
 /// A broken guarantee found by one of the simulator's checks.
@@ -63,6 +65,45 @@ pub enum Violation {
         /// The quorum size.
         needed: usize,
     },
+    /// An acknowledged put of a version-vector store survives on fewer of
+    /// its key's owners' durable state than the configuration promises.
+    OwnerDurability {
+        /// The put.
+        request: RequestId,
+        /// Its key.
+        key: u64,
+        /// The clock it was acknowledged with.
+        clock: VersionVector,
+        /// Owners whose durable records hold that clock or a later version.
+        copies: usize,
+        /// Owners promised ([`VersionedPromises::durable_owners`]).
+        ///
+        /// [`VersionedPromises::durable_owners`]: crate::core::VersionedPromises::durable_owners
+        needed: usize,
+    },
+    /// A read of a store that promises fresh reads returned no version
+    /// descending from a put acknowledged before the read was invoked.
+    StaleRead {
+        /// The read.
+        read: RequestId,
+        /// The key.
+        key: u64,
+        /// When the read was invoked.
+        invoked: Time,
+        /// An acknowledged put it missed (the earliest acknowledged).
+        missed: RequestId,
+        /// When that put was acknowledged.
+        acked: Time,
+    },
+    /// A read returned a value that no replica ever recorded for its key.
+    PhantomRead {
+        /// The read.
+        read: RequestId,
+        /// The key.
+        key: u64,
+        /// The value nobody wrote.
+        value: Value,
+    },
     /// A request did not complete within the liveness bound after the heal.
     Liveness {
         /// The request (or, for a stuck final phase, the client's last).
@@ -116,6 +157,18 @@ impl fmt::Display for Violation {
                 f,
                 "durability: acknowledged write {request} (key {key}, version {version}) is held by {copies} replicas' durable records, fewer than a quorum of {needed}"
             ),
+            Violation::OwnerDurability { request, key, clock, copies, needed } => write!(
+                f,
+                "durability: acknowledged put {request} (key {key}, clock {clock:?}) is held by {copies} owners' durable records, fewer than the {needed} promised"
+            ),
+            Violation::StaleRead { read, key, invoked, missed, acked } => write!(
+                f,
+                "stale read: read {read} of key {key} (invoked at {invoked}) returned no version descending from put {missed}, acknowledged at {acked}"
+            ),
+            Violation::PhantomRead { read, key, value } => write!(
+                f,
+                "phantom read: read {read} of key {key} returned {value:?}, which no replica recorded"
+            ),
             Violation::Liveness { request, invoked } => write!(
                 f,
                 "liveness: request {request} (invoked at {invoked}) did not complete within the bound after the heal"
@@ -154,6 +207,11 @@ pub struct SimStats {
     pub link_faults: u64,
     /// Leader elections observed.
     pub elections: u64,
+    /// Reads judged for staleness (version-vector stores only).
+    pub reads_judged: u64,
+    /// Judged reads that missed a put acknowledged before their invocation
+    /// (a violation only where the configuration promises fresh reads).
+    pub stale_reads: u64,
     /// Simulated time at the end of the run.
     pub end_time: Time,
 }

@@ -1,6 +1,7 @@
 //! The verdict at the end of a run: liveness of every outstanding request,
-//! durability (`durability.rs`) and linearizability of the history, and
-//! the report (split from `world.rs` to keep files small).
+//! durability (`durability.rs`), stale reads of version-vector stores
+//! (`stale.rs`) and linearizability of the history (for protocols that
+//! promise it), and the report (split from `world.rs` to keep files small).
 
 use super::report::{SimReport, Violation};
 use super::world::Simulation;
@@ -9,7 +10,8 @@ use crate::core::Protocol;
 use crate::types::RequestId;
 
 impl<P: Protocol> Simulation<P> {
-    /// Judges the run: liveness, durability and linearizability.
+    /// Judges the run: liveness, durability, stale reads and
+    /// linearizability.
     pub(super) fn finish(mut self) -> SimReport {
         let mut outstanding = Vec::new();
         for client in &self.clients {
@@ -40,7 +42,8 @@ impl<P: Protocol> Simulation<P> {
         } else {
             self.check_durability();
         }
-        if self.cfg.check_linearizability {
+        self.check_stale_reads();
+        if self.cfg.check_linearizability && P::LINEARIZABLE {
             let mut history = self.history();
             for (_, command, invoke, client) in outstanding {
                 history.push(HistoryOp {

@@ -224,10 +224,18 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Whether every replica is up and has applied as far as the others
-    /// (trivially true for protocols that do not replicate a log).
+    /// (log replication), or is up and settled (version-vector stores:
+    /// hinted hand-off done); trivially true for the other protocols.
     fn replicas_converged(&self) -> bool {
-        if P::REPLICATION != Replication::Log {
-            return true;
+        match P::REPLICATION {
+            Replication::Log => {}
+            Replication::Versioned => {
+                return self
+                    .cluster
+                    .nodes()
+                    .all(|n| self.core(n).is_some_and(P::settled));
+            }
+            Replication::Single | Replication::Registers => return true,
         }
         let applied: Vec<Option<u64>> = self
             .cluster
@@ -404,8 +412,9 @@ impl<P: Protocol> Simulation<P> {
                 request,
                 digest,
             } => {
-                // Registers have no log positions to compare.
-                if P::REPLICATION != Replication::Registers {
+                // Registers and version-vector stores have no log
+                // positions to compare.
+                if matches!(P::REPLICATION, Replication::Log | Replication::Single) {
                     self.checker.applied(node, index, request, digest, now);
                 }
             }
