@@ -5,11 +5,13 @@
 //! Which figures are drawn depends on what the results contain:
 //! throughput vs latency (load sweeps), latency spectra (`latency/*.hgrm`),
 //! scalability (several cluster sizes), time series with faults marked
-//! (fault timelines), recovery metrics (`recovery.csv`) and CDFs of trials
-//! (`trials_cdf.csv`).
+//! (fault timelines), recovery metrics (`recovery.csv`), CDFs of trials
+//! (`trials_cdf.csv`) and PBS curves, measured and predicted
+//! (`staleness.csv`).
 
 pub mod chart;
 pub mod figures;
+pub mod pbs;
 pub mod style;
 
 use crate::table::{ResultTable, TableError};
@@ -108,6 +110,7 @@ pub fn figures_for(dir: &Path, opts: PlotOptions) -> Result<Vec<(String, Figure)
     let events = ResultTable::read(&dir.join("events.csv"))?;
     let rec = ResultTable::read(&dir.join("recovery.csv"))?;
     let cdf = ResultTable::read(&dir.join("trials_cdf.csv"))?;
+    let staleness = ResultTable::read(&dir.join("staleness.csv"))?;
     let mut out = Vec::new();
     if let Some(f) = figures::throughput_latency(&summary) {
         out.push(("throughput-latency".to_string(), f));
@@ -123,6 +126,7 @@ pub fn figures_for(dir: &Path, opts: PlotOptions) -> Result<Vec<(String, Figure)
     if let Some(f) = figures::trial_cdf(&cdf) {
         out.push(("trials-cdf".to_string(), f));
     }
+    out.extend(pbs::pbs_curves(&staleness));
     Ok(out)
 }
 
