@@ -2,10 +2,12 @@
 //! WARS Monte Carlo model, the probability of a consistent read t ms after
 //! a write's commit for N, R, W and latency distributions; or, with
 //! `--history`, measures the same (plus stale-read rate, k-staleness and
-//! t-visibility) from the histories a run recorded.
+//! t-visibility) from the histories a run recorded, with the model's
+//! prediction beside it for Dynamo points with a `link_latency`.
 
+use crate::cmd_pbs_model::{point_models, PointModel};
 use analysis::history::read_history;
-use analysis::pbs::{is_strict, parse_ms, Latency, PbsModel, Simulation, Wars};
+use analysis::pbs::{is_strict, parse_ms, Latency, PbsModel, Simulation, Visibility, Wars};
 use analysis::staleness::{observe, summarize, StalenessSummary};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -25,7 +27,9 @@ Predict:  qlab pbs --n 3 --r 1 --w 1 --latency exp:0.5ms --t 0,1,5,10,50
           (CSV columns n,r,w,t_ms,p_consistent,expected_k_staleness)
 Measure:  qlab pbs --history RESULTS --t 0,1,5,10,50
           (writes RESULTS/staleness.csv: one row per point, repetition and
-          t bin [t_ms, t_hi_ms) of time since the last acknowledged write)";
+          t bin [t_ms, t_hi_ms) of time since the last acknowledged write;
+          for Dynamo points run with a link_latency, the model's prediction
+          beside each bin: model_p_consistent at the bin's reads' times)";
 
 /// Arguments of `qlab pbs`.
 #[derive(Args, Debug)]
@@ -37,7 +41,7 @@ pub struct PbsArgs {
         long,
         value_name = "RESULTS",
         conflicts_with_all = ["n", "r", "w", "latency", "lat_w", "lat_a", "lat_r", "lat_s",
-                              "write_interval", "max_versions", "trials", "seed"]
+                              "write_interval", "max_versions", "local_replica"]
     )]
     history: Option<PathBuf>,
     /// With --history: only this point (its label, as in summary.csv).
@@ -78,6 +82,12 @@ pub struct PbsArgs {
     /// (a read is then at most one version behind).
     #[arg(long, value_parser = parse_time)]
     write_interval: Option<f64>,
+    /// Coordinators are replicas: each operation's coordinator is, with
+    /// this probability (1 if no value is given), one of the N replicas,
+    /// whose legs to itself take no time (any node coordinates, e.g. the
+    /// Dynamo store on N nodes); write and read coordinators independently.
+    #[arg(long, num_args = 0..=1, default_missing_value = "1", default_value_t = 0.0)]
+    local_replica: f64,
     /// With --write-interval: versions simulated (the cap on k).
     #[arg(long, default_value_t = 32)]
     max_versions: usize,
@@ -99,6 +109,24 @@ fn parse_latency(s: &str) -> Result<Latency, String> {
 
 fn parse_time(s: &str) -> Result<f64, String> {
     parse_ms(s)
+}
+
+/// `qlab pbs --history RESULTS` with every other option at its default
+/// (what `qlab report` runs when `staleness.csv` is missing).
+pub fn measure_defaults(results: &std::path::Path) -> anyhow::Result<()> {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        args: PbsArgs,
+    }
+    let history = results.as_os_str();
+    let parsed = <Defaults as clap::Parser>::try_parse_from([
+        std::ffi::OsStr::new("pbs"),
+        std::ffi::OsStr::new("--history"),
+        history,
+    ])
+    .context("building the default `qlab pbs --history` arguments")?;
+    run(parsed.args)
 }
 
 /// Runs `qlab pbs`.
@@ -133,6 +161,7 @@ fn predict(args: &PbsArgs) -> anyhow::Result<()> {
         },
         write_interval_ms: args.write_interval,
         max_versions: args.max_versions,
+        local_replica: args.local_replica,
     };
     let sim = Simulation {
         trials: args.trials,
@@ -180,7 +209,7 @@ fn predict(args: &PbsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-const STALENESS_HEADER: [&str; 21] = [
+const STALENESS_HEADER: [&str; 23] = [
     "point",
     "repetition",
     "reads",
@@ -202,14 +231,22 @@ const STALENESS_HEADER: [&str; 21] = [
     "t_hi_ms",
     "bin_reads",
     "p_consistent",
+    "model_p_consistent",
+    "model_p_at_t_ms",
 ];
 
 fn opt(x: Option<f64>, digits: usize) -> String {
     x.map(|x| format!("{x:.digits$}")).unwrap_or_default()
 }
 
-/// The rows of one history's summary: one per t bin.
-fn rows(point: &str, repetition: u32, s: &StalenessSummary) -> Vec<Vec<String>> {
+/// The rows of one history's summary: one per t bin, with the model's
+/// P(consistent) averaged over the bin's reads and at its lower edge.
+fn rows(
+    point: &str,
+    repetition: u32,
+    s: &StalenessSummary,
+    model: Option<&Visibility>,
+) -> Vec<Vec<String>> {
     let head = vec![
         point.to_string(),
         repetition.to_string(),
@@ -237,6 +274,8 @@ fn rows(point: &str, repetition: u32, s: &StalenessSummary) -> Vec<Vec<String>> 
             row.push(b.t_hi_ms.map(|t| t.to_string()).unwrap_or_default());
             row.push(b.reads.to_string());
             row.push(opt(b.p_consistent(), 6));
+            row.push(opt(model.and_then(|m| m.mean_p_consistent(&b.times_ms)), 6));
+            row.push(opt(model.map(|m| m.p_consistent(b.t_ms)), 6));
             row
         })
         .collect()
@@ -271,11 +310,31 @@ fn measure(args: &PbsArgs, results: PathBuf) -> anyhow::Result<()> {
     let mut w =
         csv::Writer::from_path(&out).with_context(|| format!("creating {}", out.display()))?;
     w.write_record(STALENESS_HEADER)?;
+    let curves = model_curves(args, &results)?;
     let mut stdout = std::io::stdout().lock();
     for ((point, repetition), ops) in selected {
         let s = summarize(&observe(ops), &args.t);
-        for row in rows(point, *repetition, &s) {
+        let model = curves.get(point);
+        for row in rows(point, *repetition, &s, model.map(|(_, v)| v)) {
             w.write_record(&row)?;
+        }
+        if let Some((m, v)) = model {
+            let predicted: Vec<String> = s
+                .bins
+                .iter()
+                .map(|b| format!("{}:{}", b.t_ms, opt(v.mean_p_consistent(&b.times_ms), 3)))
+                .collect();
+            writeln!(
+                stdout,
+                "{point} model N={} R={} W={}, {} on every leg, coordinator a replica \
+                 with probability {:.2}: {}",
+                m.model.n,
+                m.model.r,
+                m.model.w,
+                m.latency,
+                m.model.local_replica,
+                predicted.join(" ")
+            )?;
         }
         let curve: Vec<String> = s
             .bins
@@ -298,4 +357,29 @@ fn measure(args: &PbsArgs, results: PathBuf) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", out.display()))?;
     writeln!(stdout, "wrote {}", out.display())?;
     Ok(())
+}
+
+/// The model curve of every point that has one (see `cmd_pbs_model`); a
+/// run whose settings cannot be rebuilt gets none, with a note.
+fn model_curves(
+    args: &PbsArgs,
+    results: &std::path::Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, (PointModel, Visibility)>> {
+    let models = match point_models(results) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("note: no predictions: the run's settings cannot be rebuilt ({e:#})");
+            return Ok(Default::default());
+        }
+    };
+    let sim = Simulation {
+        trials: args.trials,
+        seed: args.seed,
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (label, m) in models {
+        let curve = m.model.visibility(sim)?;
+        out.insert(label, (m, curve));
+    }
+    Ok(out)
 }

@@ -1,7 +1,7 @@
 //! `qlab report RESULTS_DIR`: one self-contained `report.html` (figures
 //! inlined) from a results folder's CSVs alone. Analyses of recorded
-//! histories that the page shows (`conflicts.csv`, and `cap.csv` for
-//! partition runs) are written first when missing or out of date.
+//! histories that the page shows (`conflicts.csv`, `staleness.csv`, and
+//! `cap.csv` for partition runs) are written first when missing or out of date.
 
 use analysis::plot::PlotOptions;
 use analysis::report::write_report;
@@ -35,14 +35,18 @@ fn stale_or_missing(dir: &Path, derived: &str, source: &str) -> bool {
 
 /// Writes the analyses the report shows but `qlab run` does not write
 /// itself, when their inputs exist and their output is missing or older:
-/// `conflicts.csv` from a history, `cap.csv` from a partition run with
-/// split clients.
+/// `conflicts.csv` and `staleness.csv` (with the PBS model beside it where
+/// the run had a `link_latency`) from a history, `cap.csv` from a
+/// partition run with split clients.
 fn derive_analyses(dir: &Path) -> anyhow::Result<()> {
     if !dir.join("history.csv").exists() {
         return Ok(());
     }
     if stale_or_missing(dir, "conflicts.csv", "history.csv") {
         crate::cmd_conflicts::write_conflicts(dir)?;
+    }
+    if stale_or_missing(dir, "staleness.csv", "history.csv") {
+        crate::cmd_pbs::measure_defaults(dir)?;
     }
     let partition_run = analysis::table::ResultTable::read(&dir.join("availability.csv"))
         .map(|t| !t.is_empty())

@@ -14,6 +14,7 @@ mod cmd_compare;
 mod cmd_conflicts;
 mod cmd_drive;
 mod cmd_pbs;
+mod cmd_pbs_model;
 mod cmd_plot;
 mod cmd_report;
 mod cmd_sim;

@@ -75,6 +75,10 @@ pub struct Provenance {
     pub hosts: Vec<HostFacts>,
     /// The resolved experiment document.
     pub experiment: serde_yaml::Value,
+    /// The experiment's `sweep` (absent from `experiment`), so that each
+    /// point's resolved experiment can be rebuilt (e.g. by `qlab pbs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<serde_yaml::Value>,
 }
 
 fn git(args: &[&str]) -> Option<String> {
@@ -115,6 +119,7 @@ impl Provenance {
             experiment_sha256,
             hosts: vec![HostFacts::local("controller,node,driver")],
             experiment,
+            sweep: None,
         }
     }
 

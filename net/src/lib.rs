@@ -9,7 +9,8 @@
 //!   peer certificate maps back to its [`PeerIdentity`].
 //! - [`frame`]: `u32`-length-prefixed postcard frames with a size limit;
 //!   [`FrameReader`] over any `AsyncRead`.
-//! - [`shaping`]: [`LinkShaper`]: per directed link delay, jitter, loss and
+//! - [`shaping`]: [`LinkShaper`]: per directed link delay, jitter, a delay
+//!   drawn from a [`Latency`] distribution, loss and
 //!   one-way blocking, changeable at run time, applied by the sender.
 //! - [`endpoint`]: [`Endpoint`]: long-lived connections, bounded per-peer
 //!   queues with backpressure, reconnect with backoff, one bounded inbox of
@@ -65,6 +66,6 @@ pub use endpoint::{
 };
 pub use frame::{FrameError, FrameReader};
 pub use identity::PeerIdentity;
-pub use shaping::{JitterDist, LinkParams, LinkShaper, Verdict};
+pub use shaping::{JitterDist, Latency, LinkParams, LinkShaper, Verdict};
 pub use stats::{EndpointStats, PeerStats};
 pub use tls::TlsError;

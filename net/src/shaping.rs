@@ -1,5 +1,6 @@
-//! In-process link shaping: delay, jitter, loss and one-way blocking per
-//! directed link, changeable while the endpoints run.
+//! In-process link shaping: delay, jitter, a delay drawn from a latency
+//! distribution, loss and one-way blocking per directed link, changeable
+//! while the endpoints run.
 //!
 //! Shaping is applied by the *sender* before a frame goes out, so one
 //! [`LinkShaper`] shared by all endpoints of a process (tests) or one per
@@ -9,11 +10,12 @@
 //! order of sends.
 
 use crate::identity::PeerIdentity;
+pub use latency::Latency;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// Shape of the random extra delay added to [`LinkParams::delay`].
@@ -28,7 +30,7 @@ pub enum JitterDist {
 }
 
 /// How one directed link behaves.
-#[derive(Copy, Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct LinkParams {
     /// Fixed one-way delay added to every frame.
     pub delay: Duration,
@@ -36,6 +38,10 @@ pub struct LinkParams {
     pub jitter: Duration,
     /// Distribution of the extra delay.
     pub jitter_dist: JitterDist,
+    /// A further delay drawn for every frame from this distribution (ms),
+    /// on top of `delay` and jitter (e.g. a production latency fit, as the
+    /// PBS model uses); frames may then overtake each other.
+    pub latency: Option<Arc<Latency>>,
     /// Probability in `[0, 1]` that a frame is dropped.
     pub loss: f64,
     /// Drop everything on this link (one direction of a partition).
@@ -45,7 +51,11 @@ pub struct LinkParams {
 impl LinkParams {
     /// True when the link is untouched (no delay, loss or block).
     pub fn is_clear(&self) -> bool {
-        self.delay.is_zero() && self.jitter.is_zero() && self.loss <= 0.0 && !self.blocked
+        self.delay.is_zero()
+            && self.jitter.is_zero()
+            && self.latency.is_none()
+            && self.loss <= 0.0
+            && !self.blocked
     }
 }
 
@@ -81,7 +91,10 @@ struct Rules {
 
 impl Rules {
     fn get(&self, from: PeerIdentity, to: PeerIdentity) -> LinkParams {
-        self.links.get(&(from, to)).copied().unwrap_or(self.default)
+        self.links
+            .get(&(from, to))
+            .cloned()
+            .unwrap_or_else(|| self.default.clone())
     }
 
     fn is_clear(&self) -> bool {
@@ -231,7 +244,7 @@ impl LinkShaper {
     }
 
     /// Decides the fate of one frame on `from -> to`, drawing from the
-    /// seeded RNG only when loss or jitter is set.
+    /// seeded RNG only when loss, jitter or a latency distribution is set.
     pub fn judge(&self, from: PeerIdentity, to: PeerIdentity) -> Verdict {
         if !self.active.load(Ordering::Acquire) {
             return Verdict::Send {
@@ -243,7 +256,7 @@ impl LinkShaper {
         if p.blocked {
             return Verdict::Drop(DropReason::Blocked);
         }
-        if p.loss <= 0.0 && p.jitter.is_zero() {
+        if p.loss <= 0.0 && p.jitter.is_zero() && p.latency.is_none() {
             return Verdict::Send {
                 delay: p.delay,
                 in_order: true,
@@ -253,10 +266,15 @@ impl LinkShaper {
         if p.loss >= 1.0 || (p.loss > 0.0 && rng.gen::<f64>() < p.loss) {
             return Verdict::Drop(DropReason::Lost);
         }
+        let drawn = match &p.latency {
+            // A draw is finite and non-negative; cap it at an hour anyway.
+            Some(l) => Duration::from_secs_f64((l.sample(&mut *rng) / 1e3).clamp(0.0, 3600.0)),
+            None => Duration::ZERO,
+        };
         if p.jitter.is_zero() {
             return Verdict::Send {
-                delay: p.delay,
-                in_order: true,
+                delay: p.delay + drawn,
+                in_order: p.latency.is_none(),
             };
         }
         let j = p.jitter.as_secs_f64();
@@ -265,7 +283,7 @@ impl LinkShaper {
             JitterDist::Normal => (0..3).map(|_| rng.gen::<f64>() * j / 3.0).sum(),
         };
         Verdict::Send {
-            delay: p.delay + Duration::from_secs_f64(extra.clamp(0.0, j)),
+            delay: p.delay + drawn + Duration::from_secs_f64(extra.clamp(0.0, j)),
             in_order: false,
         }
     }
@@ -364,5 +382,31 @@ mod tests {
             let mean = ds.iter().map(|d| d.as_secs_f64()).sum::<f64>() / ds.len() as f64;
             assert!((0.0115..0.0125).contains(&mean), "{dist:?} mean {mean}");
         }
+    }
+
+    #[test]
+    fn latency_distribution_adds_its_draws() {
+        let s = LinkShaper::new(5);
+        let latency = Latency::parse("mix:0.5*2ms+0.5*exp:rate=1").unwrap();
+        s.set_default(LinkParams {
+            delay: Duration::from_millis(1),
+            latency: Some(Arc::new(latency)),
+            ..Default::default()
+        });
+        let ds: Vec<f64> = (0..20_000)
+            .map(|_| match s.judge(A, B) {
+                Verdict::Send { delay, in_order } => {
+                    assert!(!in_order);
+                    delay.as_secs_f64() * 1e3
+                }
+                Verdict::Drop(r) => panic!("dropped: {r:?}"),
+            })
+            .collect();
+        assert!(ds.iter().all(|&d| d >= 1.0));
+        let mean = ds.iter().sum::<f64>() / ds.len() as f64;
+        // 1 ms fixed + (2 + 1) / 2 ms drawn.
+        assert!((mean - 2.5).abs() < 0.05, "mean {mean}");
+        let twos = ds.iter().filter(|&&d| (d - 3.0).abs() < 1e-9).count();
+        assert!((9_000..11_000).contains(&twos), "{twos} constant draws");
     }
 }

@@ -18,6 +18,16 @@
 //! at random). The read is consistent if any of them had the write. Every
 //! draw is independent and identically distributed across replicas.
 //!
+//! **Coordinators that are replicas.** WARS assumes the coordinator is not
+//! one of the N replicas. In a store where any node coordinates (the Dynamo
+//! store on N nodes: every node is a replica of every key) the
+//! coordinator's own copy is written, acknowledged, read and answered
+//! without a network hop. With `local_replica` = p, the write's coordinator
+//! is, with probability p, one of the N replicas chosen uniformly, whose W
+//! and A legs are then zero; independently, so is the read's coordinator
+//! (its R and S legs zero). With W = 1 such a write commits at once; with
+//! R = 1 such a read answers from its own copy.
+//!
 //! Trials draw their latencies once and evaluate every requested t, so the
 //! predicted probability is exactly non-decreasing in t for a fixed seed.
 //!
@@ -30,11 +40,12 @@
 //! how many versions the result is behind (at most `max_versions`; a read
 //! that saw none of the simulated versions counts as `max_versions`).
 
-mod dist;
 #[cfg(test)]
 mod tests;
+mod visibility;
 
-pub use dist::{parse_ms, Latency};
+pub use latency::{parse_ms, Latency, LatencyError};
+pub use visibility::Visibility;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -53,22 +64,9 @@ pub enum PbsError {
         /// Write quorum.
         w: usize,
     },
-    /// A latency distribution that cannot be parsed or used.
-    #[error("latency {spec:?}: {reason}")]
-    Latency {
-        /// The text given.
-        spec: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A samples file that cannot be read.
-    #[error("{path}: {source}")]
-    File {
-        /// The file.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// A latency distribution that cannot be parsed or read.
+    #[error(transparent)]
+    Latency(#[from] LatencyError),
     /// Any other bad parameter.
     #[error("{0}")]
     Parameter(String),
@@ -115,6 +113,10 @@ pub struct PbsModel {
     pub write_interval_ms: Option<f64>,
     /// Versions simulated with a write interval (the cap on k).
     pub max_versions: usize,
+    /// Probability that an operation's coordinator is itself one of the N
+    /// replicas (see the module documentation): 0 in the paper's model,
+    /// 1 for the Dynamo store on N nodes, N / nodes on more.
+    pub local_replica: f64,
 }
 
 /// Monte Carlo settings.
@@ -175,6 +177,12 @@ impl PbsModel {
                 )));
             }
         }
+        if !(0.0..=1.0).contains(&self.local_replica) {
+            return Err(PbsError::Parameter(format!(
+                "local_replica is a probability (got {})",
+                self.local_replica
+            )));
+        }
         if self.max_versions == 0 {
             return Err(PbsError::Parameter(
                 "max_versions must be at least 1".into(),
@@ -225,13 +233,22 @@ impl PbsModel {
     }
 }
 
+/// The replica an operation's coordinator is, if it is one (drawn only
+/// when the model has local replicas, so the paper's model draws as before).
+fn local<G: Rng>(m: &PbsModel, rng: &mut G) -> Option<usize> {
+    if m.local_replica <= 0.0 {
+        return None;
+    }
+    (rng.gen::<f64>() < m.local_replica).then(|| rng.gen_range(0..m.n))
+}
+
 /// One trial's draws, reduced to what the read needs: for each simulated
 /// version j (0 = the latest), the earliest t at which one of the first R
 /// responders has it.
 struct Trial {
     versions: usize,
-    /// (r_i + s_i, tie-break, r_i) per replica.
-    read: Vec<(f64, u64, f64)>,
+    /// (r_i + s_i, tie-break, r_i, i) per replica.
+    read: Vec<(f64, u64, f64, usize)>,
     /// w_ij + a_ij per replica, for the commit time.
     acks: Vec<f64>,
     /// w_ij per replica.
@@ -258,34 +275,38 @@ impl Trial {
 
     fn draw<G: Rng>(&mut self, m: &PbsModel, rng: &mut G) {
         let l = &m.latencies;
+        let reader = local(m, rng);
         self.read.clear();
-        for _ in 0..m.n {
-            let r = l.read.sample(rng);
-            let s = l.response.sample(rng);
-            self.read.push((r + s, rng.gen::<u64>(), r));
+        for i in 0..m.n {
+            let (r, s) = if reader == Some(i) {
+                (0.0, 0.0)
+            } else {
+                (l.read.sample(rng), l.response.sample(rng))
+            };
+            self.read.push((r + s, rng.gen::<u64>(), r, i));
         }
         self.read
             .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let gap = m.write_interval_ms.unwrap_or(0.0);
         for j in 0..self.versions {
+            let writer = local(m, rng);
             for i in 0..m.n {
-                let w = l.write.sample(rng);
+                let (w, a) = if writer == Some(i) {
+                    (0.0, 0.0)
+                } else {
+                    (l.write.sample(rng), l.ack.sample(rng))
+                };
                 self.arrivals[i] = w;
-                self.acks[i] = w + l.ack.sample(rng);
+                self.acks[i] = w + a;
             }
             let (_, commit, _) = self.acks.select_nth_unstable_by(m.w - 1, f64::total_cmp);
             // This version starts so that it commits j * gap before the
             // latest; replica i has it at start + w_i, and the read request
-            // (sent at t) reaches the i-th fastest responder at t + r_i.
+            // (sent at t) reaches it at t + r_i.
             let start = -(j as f64) * gap - *commit;
-            // The i-th fastest responder is paired with replica i's write
-            // draws: the write draws are i.i.d. across replicas and
-            // independent of the read draws, so relabelling the replicas in
-            // response order leaves their joint distribution unchanged.
             self.visible_at[j] = self.read[..m.r]
                 .iter()
-                .zip(&self.arrivals)
-                .map(|(&(_, _, r), &w)| start + w - r)
+                .map(|&(_, _, r, i)| start + self.arrivals[i] - r)
                 .fold(f64::INFINITY, f64::min);
         }
     }

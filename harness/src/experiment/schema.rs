@@ -42,6 +42,13 @@ pub struct Experiment {
     /// experiment). Off: partitions cut replica links only.
     #[serde(default)]
     pub client_partitions: bool,
+    /// A delay drawn for every message on every replica-to-replica link,
+    /// both ways, from this distribution (the text form of `qlab pbs
+    /// --latency`, e.g. `mix:0.982*pareto:xm=1.5ms,alpha=3.8+0.018*exp:rate=0.0217`),
+    /// for the whole run and on top of any link fault. Client links are
+    /// not shaped.
+    #[serde(default)]
+    pub link_latency: Option<String>,
     /// How long to wait for the cluster to elect a leader / answer.
     #[serde(default = "default_ready", with = "human")]
     pub ready_timeout: Duration,
@@ -270,6 +277,9 @@ impl Experiment {
             return Err("recovery.threshold: must be in (0, 1]".into());
         }
         self.protocol.visit(CheckConfig(&self.protocol_config))?;
+        if let Some(spec) = &self.link_latency {
+            latency::Latency::parse(spec).map_err(|e| format!("link_latency: {e}"))?;
+        }
         match (&self.workload, &self.trials) {
             (Some(w), None) => {
                 w.validate().map_err(|e| e.to_string())?;

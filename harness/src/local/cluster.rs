@@ -51,6 +51,9 @@ pub struct ClusterSpec<'a> {
     pub seed: u64,
     /// Protocol tunables, as YAML.
     pub config: String,
+    /// Latency distribution drawn on every replica-to-replica link (text
+    /// form), if any.
+    pub link_latency: Option<String>,
 }
 
 impl LocalCluster {
@@ -71,7 +74,7 @@ impl LocalCluster {
             let events = spec.work_dir.join(format!("node-{id}.events.csv"));
             let data = spec.work_dir.join(format!("node-{id}.data"));
             let log = spec.work_dir.join(format!("node-{id}.log"));
-            let args: Vec<String> = vec![
+            let mut args: Vec<String> = vec![
                 "node".into(),
                 "--protocol".into(),
                 spec.protocol.into(),
@@ -92,6 +95,9 @@ impl LocalCluster {
                 "--config".into(),
                 spec.config.clone(),
             ];
+            if let Some(l) = &spec.link_latency {
+                args.extend(["--link-latency".into(), l.clone()]);
+            }
             nodes.push(Supervised::spawn(
                 &format!("node-{id}"),
                 spec.exe,

@@ -4,7 +4,7 @@ use super::host::{Host, NodeLink};
 use super::storage::{Durability, Storage};
 use anyhow::{bail, Context};
 use clap::Args;
-use net::{Endpoint, EndpointConfig, Identity, Inbox, LinkParams, PeerIdentity};
+use net::{Endpoint, EndpointConfig, Identity, Inbox, Latency, LinkParams, PeerIdentity};
 use protocols::core::{Cluster, Protocol};
 use protocols::registry::{ProtocolKind, ProtocolVisitor};
 use protocols::wire::{LinkShape, Wire};
@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Arguments of `qlab node`.
@@ -44,6 +45,14 @@ pub struct NodeArgs {
     /// Protocol tunables as YAML (an experiment's `protocol_config`).
     #[arg(long, default_value = "")]
     pub config: String,
+    /// A delay drawn for every message to another replica from this
+    /// distribution (`qlab pbs --latency` text form), for the node's life.
+    #[arg(long, value_parser = parse_latency)]
+    pub link_latency: Option<Latency>,
+}
+
+fn parse_latency(s: &str) -> Result<Latency, String> {
+    Latency::parse(s).map_err(|e| e.to_string())
 }
 
 /// [`NodeLink`] over a QUIC endpoint. Node-to-node sends never wait: a full
@@ -54,6 +63,8 @@ struct QuicLink<M> {
     inbox: Inbox<Wire<M>>,
     me: PeerIdentity,
     peers: Vec<PeerIdentity>,
+    /// The run-wide latency of replica links, kept under every shape.
+    latency: Option<Arc<Latency>>,
 }
 
 impl<M> NodeLink<M> for QuicLink<M>
@@ -89,6 +100,7 @@ where
             jitter: Duration::from_micros(shape.jitter_us),
             loss: shape.loss,
             blocked: shape.blocked,
+            latency: self.latency.clone(),
             ..LinkParams::default()
         };
         let targets: Vec<PeerIdentity> = if shape.to.is_empty() {
@@ -101,7 +113,7 @@ where
             shape.to.iter().map(|&n| PeerIdentity::Node(n)).collect()
         };
         for t in targets {
-            self.endpoint.shaper().set_link(self.me, t, params);
+            self.endpoint.shaper().set_link(self.me, t, params.clone());
         }
         Ok(())
     }
@@ -157,9 +169,18 @@ async fn run_node<P: Protocol>(args: NodeArgs) -> anyhow::Result<()> {
         Endpoint::<Wire<P::Message>>::bind(listen, &identity, node_endpoint_config())
             .with_context(|| format!("listening on {listen}"))?;
     let peers: Vec<PeerIdentity> = (0..size).map(PeerIdentity::Node).collect();
+    let latency = args.link_latency.clone().map(Arc::new);
     for (i, addr) in args.peers.iter().enumerate() {
         if i as u32 != args.id {
-            endpoint.add_peer(PeerIdentity::Node(i as u32), *addr);
+            let peer = PeerIdentity::Node(i as u32);
+            endpoint.add_peer(peer, *addr);
+            if latency.is_some() {
+                let params = LinkParams {
+                    latency: latency.clone(),
+                    ..LinkParams::default()
+                };
+                endpoint.shaper().set_link(me, peer, params);
+            }
         }
     }
     std::fs::create_dir_all(&args.data_dir)
@@ -213,6 +234,7 @@ async fn run_node<P: Protocol>(args: NodeArgs) -> anyhow::Result<()> {
         inbox,
         me,
         peers,
+        latency,
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;

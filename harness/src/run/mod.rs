@@ -272,7 +272,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             args.experiment.display()
         ),
         Some(_) => {}
-        None => Provenance::collect(plan.document.clone(), digest).write(&out)?,
+        None => {
+            let mut provenance = Provenance::collect(plan.document.clone(), digest);
+            provenance.sweep = plan.sweep.clone();
+            provenance.write(&out)?
+        }
     }
     write_published(&out, &first.published)?;
     let cluster_dir = out.join("cluster");

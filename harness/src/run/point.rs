@@ -178,6 +178,7 @@ pub(super) fn start_cluster<P: Protocol>(
         } else {
             serde_yaml::to_string(&exp.protocol_config).context("encoding protocol_config")?
         },
+        link_latency: exp.link_latency.clone(),
     })
 }
 

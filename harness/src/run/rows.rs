@@ -71,6 +71,7 @@ pub fn history_table() -> Table {
             "outcome",
             "result_value",
             "result_version",
+            "result_siblings",
         ],
     )
 }
@@ -211,6 +212,7 @@ pub fn history_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<R
                     ..
                 } => ("cas", text(value), expected_version.to_string()),
             };
+            let mut siblings = String::new();
             let (outcome, rv, rver) = match &op.outcome {
                 Outcome::Ok(Response::Value { value, version }) => (
                     "ok",
@@ -223,13 +225,17 @@ pub fn history_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<R
                 Outcome::Ok(Response::CasFailed { current_version }) => {
                     ("cas_failed", String::new(), current_version.to_string())
                 }
-                // Version vectors: the sibling values joined by `|`, and the
-                // clock's total (writes in its causal past) as the version.
-                Outcome::Ok(Response::Siblings { values, context }) => (
-                    "ok",
-                    values.iter().map(|v| text(v)).collect::<Vec<_>>().join("|"),
-                    context.total().to_string(),
-                ),
+                // Version vectors: the sibling values (escaped, joined by
+                // `|`) and their count, and the clock's total (writes in
+                // its causal past) as the version.
+                Outcome::Ok(Response::Siblings { values, context }) => {
+                    siblings = values.len().to_string();
+                    (
+                        "ok",
+                        analysis::history::encode_siblings(values),
+                        context.total().to_string(),
+                    )
+                }
                 Outcome::Ok(Response::Stored { context }) => {
                     ("ok", String::new(), context.total().to_string())
                 }
@@ -247,6 +253,7 @@ pub fn history_rows(point: &Point, repetition: u32, out: &PointOutcome) -> Vec<R
                 ("outcome", outcome.to_string()),
                 ("result_value", rv),
                 ("result_version", rver),
+                ("result_siblings", siblings),
             ] {
                 row.push((k.to_string(), v));
             }

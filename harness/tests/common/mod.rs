@@ -26,6 +26,15 @@ pub fn run_experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
     cmd.output().unwrap()
 }
 
+/// A process's standard output and error, for failure messages.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// Reads a CSV file into rows keyed by column name.
 pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -1,4 +1,7 @@
-//! Latency distributions of the WARS model and their text form.
+//! Latency distributions and their text form, shared by the PBS model
+//! (`analysis::pbs`, whose four WARS legs are drawn from them) and link
+//! shaping (`net`, which delays frames by draws from them), so that a
+//! prediction and the network it predicts use one description.
 //!
 //! Every latency is in milliseconds. The text form (as on `qlab pbs`'s
 //! command line), where a duration is a number with an optional unit (`ns`,
@@ -14,12 +17,34 @@
 //! - `mix:0.9*pareto:xm=0.235,alpha=10+0.1*exp:rate=1.66`: a mixture; the
 //!   weights are normalized.
 
-use super::PbsError;
 use rand::Rng;
 use std::path::Path;
 use std::str::FromStr;
+use thiserror::Error;
 
-/// A distribution of one WARS latency, in milliseconds.
+/// A latency distribution that cannot be parsed or read.
+#[derive(Debug, Error)]
+pub enum LatencyError {
+    /// Bad text.
+    #[error("latency {spec:?}: {reason}")]
+    Spec {
+        /// The text given.
+        spec: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A samples file that cannot be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A distribution of a latency (a WARS leg, a link's extra delay), in
+/// milliseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Latency {
     /// Always this many ms.
@@ -83,8 +108,8 @@ impl Latency {
     }
 
     /// Parses the text form (see the module documentation).
-    pub fn parse(spec: &str) -> Result<Latency, PbsError> {
-        let bad = |reason: String| PbsError::Latency {
+    pub fn parse(spec: &str) -> Result<Latency, LatencyError> {
+        let bad = |reason: String| LatencyError::Spec {
             spec: spec.to_string(),
             reason,
         };
@@ -105,11 +130,12 @@ impl Latency {
             "pareto" => parse_pareto(arg).map_err(bad),
             "samples" => empirical(arg).map_err(bad),
             "file" => {
-                let text =
-                    std::fs::read_to_string(Path::new(arg)).map_err(|source| PbsError::File {
+                let text = std::fs::read_to_string(Path::new(arg)).map_err(|source| {
+                    LatencyError::File {
                         path: arg.to_string(),
                         source,
-                    })?;
+                    }
+                })?;
                 let lines: Vec<&str> = text
                     .lines()
                     .map(|l| l.split('#').next().unwrap_or(""))
@@ -125,7 +151,7 @@ impl Latency {
 }
 
 impl FromStr for Latency {
-    type Err = PbsError;
+    type Err = LatencyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Latency::parse(s)
     }
@@ -217,3 +243,6 @@ fn parse_mixture(arg: &str) -> Result<Latency, String> {
     }
     Ok(Latency::Mixture(out))
 }
+
+#[cfg(test)]
+mod tests;
