@@ -93,7 +93,7 @@ pub fn head_cols(point: &Point, repetition: u32, load: &str) -> Row {
         ("protocol", e.protocol.to_string()),
         ("nodes", e.nodes.to_string()),
         ("durability", e.durability.to_string()),
-        ("backend", "local".into()),
+        ("backend", point.backend.into()),
         ("simulated", "false".into()),
         ("load", load.to_string()),
     ] {
