@@ -1,6 +1,7 @@
 //! `qlab`: the one binary of quorumlab.
 //!
-//! Subcommands: `run` (experiments on a local cluster), `node` (one replica),
+//! Subcommands: `run` (experiments on a local cluster or an Ansible
+//! testbed), `node` (one replica), `agent` (a testbed host's node manager),
 //! `sim` (randomized simulator runs with safety and linearizability checks).
 //! `drive` (a stand-alone driver), `plot` (figures), `report` (one HTML
 //! page), `compare` (ratios between runs), `check` (linearizability of
@@ -8,6 +9,8 @@
 //! measurements from recorded histories), `cap` (the CAP/PACELC table of a
 //! partition run) and `conflicts` (contention, siblings and stale reads).
 
+mod agent;
+mod backend;
 mod cmd_cap;
 mod cmd_check;
 mod cmd_compare;
@@ -24,6 +27,7 @@ mod node;
 mod provenance;
 mod results;
 mod run;
+mod testbed;
 
 use clap::{Parser, Subcommand};
 
@@ -41,11 +45,15 @@ enum Command {
     /// randomized crashes, partitions, delays and drops, and check safety,
     /// durability, liveness and linearizability.
     Sim(cmd_sim::SimArgs),
-    /// Run an experiment file: every sweep point on a local cluster, results
-    /// to CSV; resumes where an interrupted run stopped.
+    /// Run an experiment file: every sweep point on a local cluster (or,
+    /// with --inventory, on a testbed deployed by Ansible), results to CSV;
+    /// resumes where an interrupted run stopped.
     Run(run::RunArgs),
     /// Run one replica (started by `qlab run`'s cluster backends).
     Node(node::cli::NodeArgs),
+    /// Run the agent of a testbed host: starts, signals and restarts that
+    /// host's replicas for `qlab run --inventory` (started by Ansible).
+    Agent(agent::server::AgentArgs),
     /// Drive a workload against running nodes and write its measurements.
     Drive(cmd_drive::DriveArgs),
     /// Compare two runs' summaries point by point (ratios B/A), or with
@@ -76,6 +84,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(args) => cmd_sim::run(args),
         Command::Node(args) => node::cli::run(args),
+        Command::Agent(args) => agent::server::run(args),
         Command::Run(args) => run::run(args),
         Command::Drive(args) => cmd_drive::run(args),
         Command::Compare(args) => cmd_compare::run(args),

@@ -28,6 +28,19 @@ pub struct HostFacts {
     pub kernel: String,
     /// Operating system name and version.
     pub os: String,
+    /// Inventory name (testbed hosts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_name: Option<String>,
+    /// Address the host's replicas listen on (testbed hosts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The host's clock minus the controller's, in ms, as measured by the
+    /// harness over the agent channel (node events are corrected by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<f64>,
+    /// How the host's links are shaped: `netem`, `inprocess` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shaping: Option<String>,
 }
 
 impl HostFacts {
@@ -50,6 +63,10 @@ impl HostFacts {
             memory_bytes: sys.total_memory(),
             kernel: sysinfo::System::kernel_version().unwrap_or_default(),
             os: sysinfo::System::long_os_version().unwrap_or_default(),
+            inventory_name: None,
+            address: None,
+            clock_offset_ms: None,
+            shaping: None,
         }
     }
 }

@@ -25,11 +25,14 @@ pub enum PeerIdentity {
     Driver(u32),
     /// The harness' control channel.
     Control,
+    /// The `qlab agent` of testbed host `n` (it starts and signals that
+    /// host's nodes on the harness' behalf).
+    Agent(u32),
 }
 
 /// A string that does not name a [`PeerIdentity`].
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("`{0}` does not name a quorumlab peer (expected node-N, client-N, driver-N or control, optionally with .quorumlab)")]
+#[error("`{0}` does not name a quorumlab peer (expected node-N, client-N, driver-N, agent-N or control, optionally with .quorumlab)")]
 pub struct IdentityParseError(pub String);
 
 impl PeerIdentity {
@@ -55,6 +58,7 @@ impl fmt::Display for PeerIdentity {
             PeerIdentity::Client(c) => write!(f, "client-{c}"),
             PeerIdentity::Driver(d) => write!(f, "driver-{d}"),
             PeerIdentity::Control => write!(f, "control"),
+            PeerIdentity::Agent(a) => write!(f, "agent-{a}"),
         }
     }
 }
@@ -81,6 +85,7 @@ impl FromStr for PeerIdentity {
             "node" => num.parse().map(PeerIdentity::Node).map_err(|_| err()),
             "client" => num.parse().map(PeerIdentity::Client).map_err(|_| err()),
             "driver" => num.parse().map(PeerIdentity::Driver).map_err(|_| err()),
+            "agent" => num.parse().map(PeerIdentity::Agent).map_err(|_| err()),
             _ => Err(err()),
         }
     }
@@ -98,6 +103,7 @@ mod tests {
             PeerIdentity::Client(7),
             PeerIdentity::Client(u64::MAX),
             PeerIdentity::Driver(2),
+            PeerIdentity::Agent(4),
             PeerIdentity::Control,
         ] {
             assert_eq!(PeerIdentity::from_dns_name(&id.dns_name()), Ok(id));

@@ -15,6 +15,8 @@ pub struct Point {
     pub params: Vec<(String, String)>,
     /// The experiment at this point.
     pub experiment: Experiment,
+    /// The backend that runs it (`local`, `ansible`; the `backend` column).
+    pub backend: &'static str,
 }
 
 /// A loaded experiment file.
@@ -85,6 +87,7 @@ pub fn parse_plan(text: &str, origin: &str) -> anyhow::Result<Plan> {
             label,
             params,
             experiment,
+            backend: "local",
         });
     }
     let trial_points = points

@@ -3,14 +3,16 @@
 use super::process::Supervised;
 use crate::node::storage::Durability;
 use anyhow::Context;
+use std::cell::RefCell;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Running replicas of one point.
 pub struct LocalCluster {
-    /// The processes, by node id.
-    pub nodes: Vec<Supervised>,
+    /// The processes, by node id (behind a `RefCell` so that faults need
+    /// only a shared reference; never borrowed across an `await`).
+    nodes: RefCell<Vec<Supervised>>,
     /// Their addresses, by node id.
     pub addrs: Vec<SocketAddr>,
     /// Their event files, by node id.
@@ -108,7 +110,7 @@ impl LocalCluster {
             commands.push((spec.exe.to_path_buf(), args, log));
         }
         Ok(LocalCluster {
-            nodes,
+            nodes: RefCell::new(nodes),
             addrs,
             event_files,
             commands,
@@ -116,19 +118,20 @@ impl LocalCluster {
     }
 
     /// SIGKILLs node `id`.
-    pub fn crash(&mut self, id: u32) {
-        if let Some(n) = self.nodes.get_mut(id as usize) {
+    pub fn crash(&self, id: u32) {
+        if let Some(n) = self.nodes.borrow_mut().get_mut(id as usize) {
             n.kill();
         }
     }
 
     /// Starts node `id` again with its original arguments (its durable
     /// state, if any, comes back from its write-ahead log).
-    pub fn restart(&mut self, id: u32) -> anyhow::Result<()> {
+    pub fn restart(&self, id: u32) -> anyhow::Result<()> {
         let Some((exe, args, log)) = self.commands.get(id as usize) else {
             anyhow::bail!("no node {id}");
         };
-        let Some(slot) = self.nodes.get_mut(id as usize) else {
+        let mut nodes = self.nodes.borrow_mut();
+        let Some(slot) = nodes.get_mut(id as usize) else {
             anyhow::bail!("no node {id}");
         };
         // A crash was just signalled: give the kernel a moment to reap it.
@@ -147,7 +150,7 @@ impl LocalCluster {
 
     /// Sends a signal to node `id` (SIGSTOP / SIGCONT for pauses).
     pub fn signal(&self, id: u32, signal: i32) -> anyhow::Result<()> {
-        match self.nodes.get(id as usize) {
+        match self.nodes.borrow().get(id as usize) {
             Some(n) => n.signal(signal),
             None => anyhow::bail!("no node {id}"),
         }
@@ -155,14 +158,15 @@ impl LocalCluster {
 
     /// Stops every replica (SIGTERM, then SIGKILL after a grace period).
     pub async fn stop(&mut self) {
-        for node in &mut self.nodes {
+        for node in self.nodes.get_mut() {
             node.stop(Duration::from_secs(2)).await;
         }
     }
 
     /// Whether any replica exited on its own (a crash of ours).
-    pub fn exited(&mut self) -> Vec<String> {
+    pub fn exited(&self) -> Vec<String> {
         self.nodes
+            .borrow_mut()
             .iter_mut()
             .filter_map(|n| n.has_exited().then(|| n.name().to_string()))
             .collect()

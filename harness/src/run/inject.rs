@@ -1,13 +1,13 @@
-//! Carrying out an experiment's fault timeline on a local cluster, while
+//! Carrying out an experiment's fault timeline on a cluster (of any
+//! backend), while
 //! the driver runs. Faults and heals are logged as events on the same
 //! (Unix-time based) clock as the nodes' own events.
 
+use crate::backend::{Cluster, ClusterBackend};
 use crate::experiment::faults::{Fault, Target};
-use crate::local::cluster::LocalCluster;
 use net::{Endpoint, Inbox, PeerIdentity};
 use protocols::core::{NodeStatus, Role};
 use protocols::wire::{ControlReply, ControlRequest, LinkShape, Wire};
-use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,10 +36,12 @@ pub fn unix_ns() -> u128 {
 
 /// Runs faults against a cluster.
 pub struct Injector<'a, M> {
-    cluster: &'a RefCell<LocalCluster>,
+    cluster: &'a Cluster,
     control: &'a Endpoint<Wire<M>>,
     inbox: Inbox<Wire<M>>,
     nodes: u32,
+    /// Shapes that stay for the whole run (re-applied after every heal).
+    baseline: Vec<(u32, LinkShape)>,
     /// Everything injected and healed.
     pub events: Vec<FaultEvent>,
     /// Client-side view of partitions, when they split the clients too.
@@ -51,19 +53,30 @@ where
     M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
     /// An injector for `nodes` replicas reachable through `control`.
+    /// The cluster's baseline shapes (see [`ClusterBackend::baseline`])
+    /// are applied at once.
     pub fn new(
-        cluster: &'a RefCell<LocalCluster>,
+        cluster: &'a Cluster,
         control: &'a Endpoint<Wire<M>>,
         inbox: Inbox<Wire<M>>,
         nodes: u32,
     ) -> Self {
-        Injector {
+        let injector = Injector {
             cluster,
             control,
             inbox,
             nodes,
+            baseline: cluster.baseline(),
             events: Vec::new(),
             reach: None,
+        };
+        injector.apply_baseline();
+        injector
+    }
+
+    fn apply_baseline(&self) {
+        for (n, shape) in &self.baseline {
+            self.shape(*n, shape.clone());
         }
     }
 
@@ -125,17 +138,26 @@ where
     }
 
     /// SIGKILLs node `n` and logs it with `detail`.
-    pub fn crash(&mut self, n: u32, detail: String) {
-        self.cluster.borrow_mut().crash(n);
-        self.log(n.to_string(), "fault_crash", detail);
+    pub async fn crash(&mut self, n: u32, detail: String) {
+        match self.cluster.crash(n).await {
+            Ok(()) => self.log(n.to_string(), "fault_crash", detail),
+            Err(e) => self.log(n.to_string(), "fault_skipped", format!("crash: {e:#}")),
+        }
     }
 
     /// Restarts node `n` (from its write-ahead log) and logs it.
-    pub fn restart(&mut self, n: u32) -> anyhow::Result<()> {
-        let result = self.cluster.borrow_mut().restart(n);
+    pub async fn restart(&mut self, n: u32) -> anyhow::Result<()> {
+        let result = self.cluster.restart(n).await;
         match &result {
             Ok(()) => {
                 self.control.reconnect(PeerIdentity::Node(n));
+                // A new process starts unshaped: give it its baseline back
+                // (queued until the control link reconnects).
+                for (m, shape) in &self.baseline {
+                    if *m == n {
+                        self.shape(n, shape.clone());
+                    }
+                }
                 self.log(n.to_string(), "fault_restart", String::new());
             }
             Err(e) => self.log(n.to_string(), "fault_skipped", format!("restart: {e}")),
@@ -177,6 +199,7 @@ where
         for n in 0..self.nodes {
             self.shape(n, LinkShape::default());
         }
+        self.apply_baseline();
     }
 
     fn partition(&self, groups: &[Vec<u32>]) {
@@ -213,11 +236,11 @@ where
                     );
                     return Undo::Nothing;
                 };
-                self.crash(n, format!("SIGKILL ({node})"));
+                self.crash(n, format!("SIGKILL ({node})")).await;
                 Undo::Restart(n)
             }
             Fault::Restart { node, .. } => {
-                let _ = self.restart(*node);
+                let _ = self.restart(*node).await;
                 Undo::Nothing
             }
             Fault::Pause { node, .. } => {
@@ -229,7 +252,7 @@ where
                     );
                     return Undo::Nothing;
                 };
-                let _ = self.cluster.borrow().signal(n, libc::SIGSTOP);
+                let _ = self.cluster.signal(n, libc::SIGSTOP).await;
                 self.log(n.to_string(), "fault_pause", format!("SIGSTOP ({node})"));
                 Undo::Resume(n)
             }
@@ -301,16 +324,16 @@ where
                 Undo::ClearLinks
             }
             Fault::Heal { .. } => {
-                self.heal_all();
+                self.heal_all().await;
                 Undo::Nothing
             }
         }
     }
 
-    fn heal_all(&mut self) {
+    async fn heal_all(&mut self) {
         self.clear_links();
         for n in 0..self.nodes {
-            let _ = self.cluster.borrow().signal(n, libc::SIGCONT);
+            let _ = self.cluster.signal(n, libc::SIGCONT).await;
         }
         self.log(
             "all".into(),
@@ -322,10 +345,10 @@ where
     async fn undo(&mut self, undo: Undo) {
         match undo {
             Undo::Restart(n) => {
-                let _ = self.restart(n);
+                let _ = self.restart(n).await;
             }
             Undo::Resume(n) => {
-                let _ = self.cluster.borrow().signal(n, libc::SIGCONT);
+                let _ = self.cluster.signal(n, libc::SIGCONT).await;
                 self.log(n.to_string(), "fault_resume", "SIGCONT".into());
             }
             Undo::ClearLinks => {

@@ -1,5 +1,6 @@
 //! `qlab run EXPERIMENT.yaml`: expand the sweep, run every point on the
-//! local backend, append results point by point, resume where a previous run
+//! local backend (or, with `--inventory`, on a testbed deployed by
+//! Ansible), append results point by point, resume where a previous run
 //! stopped.
 
 pub mod inject;
@@ -11,9 +12,11 @@ pub mod trial_rows;
 pub mod trials;
 
 // File names of points follow the same rule as the figures' names.
+use crate::backend::Backend;
 use crate::experiment::load::{load_plan, Plan, Point};
 use crate::provenance::{sha256_bytes, Provenance};
 use crate::results::{PointKey, ResultsDir};
+use crate::testbed::{Testbed, TestbedOptions};
 use analysis::plot::figures::sanitize;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -40,6 +43,18 @@ pub struct RunArgs {
     /// Validate the file and list the points, run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run on the hosts of this Ansible inventory (group `nodes`) instead
+    /// of on this machine: deploy with ansible/deploy.yml, then drive each
+    /// host's `qlab agent`.
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// The folder of the playbooks (with --inventory).
+    #[arg(long, default_value = "ansible")]
+    pub ansible_dir: PathBuf,
+    /// With --inventory: do not run the deploy playbook, only check that
+    /// every agent answers and runs this very binary.
+    #[arg(long)]
+    pub no_deploy: bool,
 }
 
 /// Most replicas a local cluster certificate set is issued for.
@@ -243,7 +258,10 @@ fn write_published(
 
 /// Runs `qlab run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let plan = load_plan(&args.experiment)?;
+    let mut plan = load_plan(&args.experiment)?;
+    if args.inventory.is_none() && args.no_deploy {
+        bail!("--no-deploy needs --inventory");
+    }
     let first = &plan.points[0].experiment;
     let reps = first.repetitions;
     let total = plan.points.len() * reps as usize;
@@ -265,6 +283,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("results").join(&first.name));
     let mut results = ResultsDir::open(&out, args.fresh)?;
     let digest = sha256_bytes(plan.text.as_bytes());
+    let backend = match &args.inventory {
+        None => Backend::Local,
+        Some(inventory) => Backend::Testbed(Box::new(Testbed::prepare(&TestbedOptions {
+            inventory,
+            ansible_dir: &args.ansible_dir,
+            deploy: !args.no_deploy,
+            out: &out,
+        })?)),
+    };
     match Provenance::read(&out)? {
         Some(p) if p.experiment_sha256 != digest && results.done_count() > 0 => bail!(
             "{} holds results of a different version of {}; rerun with --fresh (old results are moved aside, not deleted) or --out",
@@ -273,14 +300,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         Some(_) => {}
         None => {
-            let mut provenance = Provenance::collect(plan.document.clone(), digest);
-            provenance.sweep = plan.sweep.clone();
-            provenance.write(&out)?
+            let mut p = Provenance::collect(plan.document.clone(), digest);
+            p.sweep = plan.sweep.clone();
+            if let Backend::Testbed(tb) = &backend {
+                for h in &mut p.hosts {
+                    h.role = "controller,driver".into();
+                }
+                p.hosts.extend(tb.host_facts());
+            }
+            p.write(&out)?
         }
     }
     write_published(&out, &first.published)?;
-    let cluster_dir = out.join("cluster");
-    ensure_credentials(&cluster_dir)?;
+    let cluster_dir = match &backend {
+        Backend::Local => {
+            let dir = out.join("cluster");
+            ensure_credentials(&dir)?;
+            dir
+        }
+        Backend::Testbed(tb) => tb.credentials.controller.clone(),
+    };
+    for p in &mut plan.points {
+        p.backend = backend.name();
+    }
     let exe = std::env::current_exe().context("locating the qlab binary")?;
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
@@ -319,6 +361,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                     cluster_dir: &cluster_dir,
                     work_dir: &work_dir,
                     repetition: rep,
+                    backend: &backend,
                 },
             });
             match outcome {
@@ -353,6 +396,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 }
                 Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
                     bar.abandon_with_message("interrupted");
+                    if let Backend::Testbed(tb) = &backend {
+                        tb.stop_replicas();
+                    }
                     eprintln!(
                         "interrupted: every node was stopped; {} finished point(s) are kept in {}; rerun the same command to resume",
                         results.done_count(),
@@ -370,6 +416,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_with_message("done");
+    if let Backend::Testbed(tb) = &backend {
+        if let Err(e) = tb.collect() {
+            eprintln!("warning: collecting the hosts' logs failed: {e:#}");
+        }
+    }
     println!("results in {}", out.display());
     if !failures.is_empty() {
         bail!(

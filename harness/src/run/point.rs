@@ -1,15 +1,15 @@
-//! Running one sweep point on the local backend: start the cluster, wait
+//! Running one sweep point on a cluster backend: start the cluster, wait
 //! for it, drive the load, stop everything, gather what happened.
 
 use super::inject::{FaultEvent, Injector};
+use crate::backend::{Backend, Cluster, ClusterBackend};
 use crate::experiment::load::Point;
-use crate::local::cluster::{ClusterSpec, LocalCluster};
+use crate::local::cluster::ClusterSpec;
 use crate::node::cli::node_endpoint_config;
 use anyhow::{bail, Context};
 use net::{Endpoint, Identity, PeerIdentity};
-use protocols::core::{Cluster, Protocol, Role};
+use protocols::core::{Protocol, Role};
 use protocols::wire::{ControlReply, ControlRequest, Wire};
-use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -48,6 +48,8 @@ pub struct PointEnv<'a> {
     pub work_dir: &'a Path,
     /// Repetition (varies the seed).
     pub repetition: u32,
+    /// Where the replicas run.
+    pub backend: &'a Backend,
 }
 
 /// Asks every node for its status until one leads (or, for protocols
@@ -136,12 +138,12 @@ pub async fn run_point<P: Protocol>(
         .clone()
         .context("this point has no workload to drive")?;
     let seed = spec.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
-    let cluster = RefCell::new(start_cluster::<P>(point, env, seed)?);
+    let mut cluster = start_cluster::<P>(point, env, seed).await?;
     let result = drive_cluster::<P>(point, &spec, env, &cluster, seed).await;
-    let mut cluster = cluster.into_inner();
     cluster.stop().await;
     let (driver, faults) = result?;
-    let mut events = read_events(&cluster.event_files, driver.start_unix_ns);
+    let files = cluster.event_files().await?;
+    let mut events = read_events(&files, driver.start_unix_ns);
     for (t, node, kind, detail) in faults {
         events.push(TimedEvent {
             time_ms: (t as f64 - driver.start_unix_ns as f64) / 1e6,
@@ -159,13 +161,13 @@ pub async fn run_point<P: Protocol>(
 }
 
 /// Starts the point's cluster of `P` nodes.
-pub(super) fn start_cluster<P: Protocol>(
+pub(super) async fn start_cluster<P: Protocol>(
     point: &Point,
     env: &PointEnv<'_>,
     seed: u64,
-) -> anyhow::Result<LocalCluster> {
+) -> anyhow::Result<Cluster> {
     let exp = &point.experiment;
-    LocalCluster::start(&ClusterSpec {
+    let spec = ClusterSpec {
         exe: env.exe,
         protocol: P::NAME,
         nodes: exp.nodes,
@@ -179,7 +181,8 @@ pub(super) fn start_cluster<P: Protocol>(
             serde_yaml::to_string(&exp.protocol_config).context("encoding protocol_config")?
         },
         link_latency: exp.link_latency.clone(),
-    })
+    };
+    env.backend.start(&spec).await
 }
 
 /// The harness's control endpoint and its inbox.
@@ -193,7 +196,7 @@ pub(super) fn control_endpoint<M>(
 where
     M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
-    let any: std::net::SocketAddr = "127.0.0.1:0".parse().context("loopback address")?;
+    let any = std::net::SocketAddr::new(env.backend.bind_ip(), 0);
     let control_id = Identity::load(env.cluster_dir, PeerIdentity::Control)
         .context("loading the control certificate")?;
     let (control, inbox) = Endpoint::<Wire<M>>::bind(any, &control_id, node_endpoint_config())
@@ -207,7 +210,7 @@ where
 /// Waits until the cluster is ready, failing early (with the log folder)
 /// if a node process died during start-up.
 pub(super) async fn await_cluster<M>(
-    cluster: &RefCell<LocalCluster>,
+    cluster: &Cluster,
     control: &Endpoint<Wire<M>>,
     inbox: &mut net::Inbox<Wire<M>>,
     nodes: u32,
@@ -218,7 +221,7 @@ where
     M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
     let ready = wait_ready(control, inbox, nodes, limit).await;
-    let dead = cluster.borrow_mut().exited();
+    let dead = cluster.exited().await;
     if !dead.is_empty() {
         bail!(
             "{} exited; see their logs in {}",
@@ -233,12 +236,12 @@ async fn drive_cluster<P: Protocol>(
     point: &Point,
     spec: &workloads::WorkloadSpec,
     env: &PointEnv<'_>,
-    cluster: &RefCell<LocalCluster>,
+    cluster: &Cluster,
     seed: u64,
 ) -> anyhow::Result<(DriverOutput, Vec<FaultEvent>)> {
     let exp = &point.experiment;
-    let any: std::net::SocketAddr = "127.0.0.1:0".parse().context("loopback address")?;
-    let addrs = cluster.borrow().addrs.clone();
+    let any = std::net::SocketAddr::new(env.backend.bind_ip(), 0);
+    let addrs = cluster.addrs();
     let (control, mut control_inbox) = control_endpoint::<P::Message>(env, &addrs)?;
     await_cluster(
         cluster,
@@ -271,7 +274,7 @@ async fn drive_cluster<P: Protocol>(
     if let Some(r) = &reach {
         injector = injector.with_client_reach(r.clone());
     }
-    let members = Cluster::new(exp.nodes);
+    let members = protocols::core::Cluster::new(exp.nodes);
     let config = crate::experiment::schema::protocol_config::<P>(&exp.protocol_config)
         .map_err(anyhow::Error::msg)?;
     let start = Instant::now();

@@ -95,7 +95,10 @@ pub fn head_cols(point: &Point, repetition: u32, load: &str) -> Row {
         ("protocol", e.protocol.to_string()),
         ("nodes", e.nodes.to_string()),
         ("durability", e.durability.to_string()),
-        ("backend", if simulated { "sim" } else { "local" }.into()),
+        (
+            "backend",
+            if simulated { "sim" } else { point.backend }.into(),
+        ),
         ("simulated", simulated.to_string()),
         ("load", load.to_string()),
     ] {

@@ -13,14 +13,13 @@
 use super::inject::{unix_ns, FaultEvent, Injector};
 use super::point::TimedEvent;
 use super::point::{await_cluster, control_endpoint, read_events, start_cluster, PointEnv};
+use crate::backend::{Cluster, ClusterBackend};
 use crate::experiment::load::Point;
 use crate::experiment::schema::Trials;
-use crate::local::cluster::LocalCluster;
 use anyhow::{bail, Context};
 use protocols::core::{Protocol, Role};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::cell::RefCell;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -138,11 +137,11 @@ pub async fn run_trials<P: Protocol>(
             work_dir: dir,
             ..*env
         };
-        match start_cluster::<P>(point, &shard_env, shard_seed(seed, c as u32)) {
-            Ok(cluster) => clusters.push(RefCell::new(cluster)),
+        match start_cluster::<P>(point, &shard_env, shard_seed(seed, c as u32)).await {
+            Ok(cluster) => clusters.push(cluster),
             Err(e) => {
-                for cl in clusters {
-                    cl.into_inner().stop().await;
+                for mut cl in clusters {
+                    cl.stop().await;
                 }
                 return Err(e);
             }
@@ -179,10 +178,10 @@ pub async fn run_trials<P: Protocol>(
     let result = futures_util::future::try_join_all(loops).await;
     let mut records = Vec::new();
     let mut events = Vec::new();
-    for (c, cluster) in clusters.into_iter().enumerate() {
-        let mut cluster = cluster.into_inner();
+    for (c, mut cluster) in clusters.into_iter().enumerate() {
         cluster.stop().await;
-        for mut e in read_events(&cluster.event_files, zero) {
+        let files = cluster.event_files().await?;
+        for mut e in read_events(&files, zero) {
             e.node = shard_node(&e.node, c as u32, shards);
             events.push(e);
         }
@@ -245,12 +244,13 @@ fn shard_node(node: &str, cluster: u32, clusters: u32) -> String {
 
 /// The first election of a replica other than `crashed` after `t0` (Unix
 /// ns), from the nodes' event logs: (node, term, ms after `t0`).
-fn first_election_after(
-    files: &[std::path::PathBuf],
+async fn first_election_after(
+    cluster: &Cluster,
     t0: u128,
     crashed: u32,
 ) -> Option<(u32, u64, f64)> {
-    read_events(files, t0)
+    let files = cluster.event_files().await.ok()?;
+    read_events(&files, t0)
         .into_iter()
         .filter(|e| e.kind == "leader_elected" && e.time_ms > 0.0)
         .filter_map(|e| {
@@ -265,14 +265,13 @@ async fn trial_loop<P: Protocol>(
     point: &Point,
     trials: &Trials,
     env: &PointEnv<'_>,
-    cluster: &RefCell<LocalCluster>,
+    cluster: &Cluster,
     shard: Shard,
     crash_within: Duration,
     zero: u128,
 ) -> anyhow::Result<(Vec<TrialRecord>, Vec<FaultEvent>)> {
     let exp = &point.experiment;
-    let addrs = cluster.borrow().addrs.clone();
-    let files = cluster.borrow().event_files.clone();
+    let addrs = cluster.addrs();
     let (control, mut inbox) = control_endpoint::<P::Message>(env, &addrs)?;
     await_cluster(
         cluster,
@@ -332,7 +331,9 @@ async fn trial_loop<P: Protocol>(
         }
         numbers.next();
         let t0 = unix_ns();
-        injector.crash(leader, format!("SIGKILL (leader, trial {trial})"));
+        injector
+            .crash(leader, format!("SIGKILL (leader, trial {trial})"))
+            .await;
         let given_up = Instant::now() + trials.give_up;
         let mut seen = None;
         while Instant::now() < given_up {
@@ -343,7 +344,7 @@ async fn trial_loop<P: Protocol>(
                 .any(|(n, s)| *n != leader && s.role == Role::Leader && s.term > old_term)
             {
                 // The event line is written before the status changes.
-                seen = first_election_after(&files, t0, leader);
+                seen = first_election_after(cluster, t0, leader).await;
                 if seen.is_some() {
                     break;
                 }
@@ -351,9 +352,11 @@ async fn trial_loop<P: Protocol>(
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // An election may land between the last poll and the deadline.
-        let seen = seen
-            .or_else(|| first_election_after(&files, t0, leader))
-            .filter(|(_, _, ms)| *ms <= trials.give_up.as_secs_f64() * 1000.0);
+        let seen = match seen {
+            Some(s) => Some(s),
+            None => first_election_after(cluster, t0, leader).await,
+        };
+        let seen = seen.filter(|(_, _, ms)| *ms <= trials.give_up.as_secs_f64() * 1000.0);
         records.push(TrialRecord {
             trial,
             cluster: shard.index,
@@ -372,6 +375,7 @@ async fn trial_loop<P: Protocol>(
         });
         injector
             .restart(leader)
+            .await
             .with_context(|| format!("trial {trial}: restarting replica {leader}"))?;
     }
     Ok((records, std::mem::take(&mut injector.events)))
@@ -409,8 +413,10 @@ where
     // trial a slow one rather than a failed point.
     for _ in 0..REFORM_ROUNDS {
         for n in 0..nodes {
-            injector.crash(n, "SIGKILL (restarting a leaderless cluster)".into());
-            if injector.restart(n).is_err() {
+            injector
+                .crash(n, "SIGKILL (restarting a leaderless cluster)".into())
+                .await;
+            if injector.restart(n).await.is_err() {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(37)).await;
