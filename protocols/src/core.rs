@@ -383,6 +383,16 @@ pub trait Protocol: Sized {
         true
     }
 
+    /// Whether `node` is configured to be faulty (Byzantine) in `config`:
+    /// a test-only knob of the Byzantine protocols. The simulator's
+    /// replica-level checks (election safety, state-machine safety, apply
+    /// order, durability, convergence) judge only the other replicas;
+    /// client-level checks are unchanged.
+    fn is_faulty(config: &Self::Config, node: NodeId) -> bool {
+        let _ = (config, node);
+        false
+    }
+
     /// The timing knobs of `config` that experiments reason about (crash a
     /// leader within its heartbeat cycle, label election-timeout ranges).
     /// Protocols without leaders keep the default: none.

@@ -13,6 +13,7 @@
 //!   is final) and the shared client policies;
 //! - [`kv`]: the replicated key-value state machine with per-key versions;
 //! - [`raft`], [`multipaxos`]: the crash-tolerant protocols;
+//! - [`pbft`]: the Byzantine-fault-tolerant PBFT;
 //! - [`abd`]: the leaderless linearizable register over majority quorums;
 //! - [`dynamo`]: the Dynamo-style store (N/R/W quorums, version vectors,
 //!   siblings, read repair, sloppy quorum with hinted hand-off);
@@ -34,6 +35,7 @@ pub mod dynamo;
 pub mod gate;
 pub mod kv;
 pub mod multipaxos;
+pub mod pbft;
 pub mod raft;
 pub mod registry;
 pub mod replication;

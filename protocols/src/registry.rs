@@ -5,6 +5,7 @@ use crate::abd::Abd;
 use crate::core::Protocol;
 use crate::dynamo::Dynamo;
 use crate::multipaxos::MultiPaxos;
+use crate::pbft::Pbft;
 use crate::raft::Raft;
 use crate::unreplicated::Unreplicated;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ pub enum ProtocolKind {
     Abd,
     /// Dynamo-style store: N/R/W quorums, version vectors and siblings.
     Dynamo,
+    /// PBFT: Byzantine fault tolerance with three phases and view changes.
+    Pbft,
 }
 
 impl ProtocolKind {
@@ -35,6 +38,7 @@ impl ProtocolKind {
         ProtocolKind::Unreplicated,
         ProtocolKind::Abd,
         ProtocolKind::Dynamo,
+        ProtocolKind::Pbft,
     ];
 
     /// The name used in experiment files and result rows.
@@ -45,6 +49,7 @@ impl ProtocolKind {
             ProtocolKind::Unreplicated => Unreplicated::NAME,
             ProtocolKind::Abd => Abd::NAME,
             ProtocolKind::Dynamo => Dynamo::NAME,
+            ProtocolKind::Pbft => Pbft::NAME,
         }
     }
 
@@ -56,6 +61,7 @@ impl ProtocolKind {
             ProtocolKind::Unreplicated => visitor.visit::<Unreplicated>(),
             ProtocolKind::Abd => visitor.visit::<Abd>(),
             ProtocolKind::Dynamo => visitor.visit::<Dynamo>(),
+            ProtocolKind::Pbft => visitor.visit::<Pbft>(),
         }
     }
 }

@@ -21,6 +21,9 @@ pub(crate) struct Checker {
     applied_requests: Vec<BTreeSet<RequestId>>,
     pub(crate) violations: Vec<Violation>,
     pub(crate) elections: u64,
+    /// Nodes configured Byzantine ([`crate::core::Protocol::is_faulty`]):
+    /// not judged by the durability check.
+    pub(crate) faulty: Vec<bool>,
 }
 
 impl Checker {
@@ -32,6 +35,7 @@ impl Checker {
             applied_requests: vec![BTreeSet::new(); nodes as usize],
             violations: Vec::new(),
             elections: 0,
+            faulty: vec![false; nodes as usize],
         }
     }
 
@@ -111,7 +115,11 @@ impl Checker {
     pub(crate) fn check_durability(&mut self, acknowledged_writes: &[RequestId], everywhere: bool) {
         if !everywhere {
             for r in acknowledged_writes {
-                if !self.applied_requests.iter().any(|s| s.contains(r)) {
+                let held =
+                    self.applied_requests.iter().enumerate().any(|(n, s)| {
+                        !self.faulty.get(n).copied().unwrap_or(false) && s.contains(r)
+                    });
+                if !held {
                     self.report(Violation::Durability {
                         node: 0,
                         request: *r,
@@ -122,6 +130,9 @@ impl Checker {
             return;
         }
         for node in 0..self.applied_requests.len() {
+            if self.faulty.get(node).copied().unwrap_or(false) {
+                continue;
+            }
             for r in acknowledged_writes {
                 if !self.applied_requests[node].contains(r) {
                     self.report(Violation::Durability {

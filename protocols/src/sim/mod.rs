@@ -24,6 +24,13 @@
 //! owners after the heal and hinted hand-off, and every read is judged for
 //! staleness against the puts acknowledged before it (counted, and a
 //! violation where the configuration promises fresh reads).
+//!
+//! Byzantine protocols (PBFT) make replicas faulty through a test-only knob
+//! of their own configuration, so the simulator hosts them unchanged; it
+//! only asks [`Protocol::is_faulty`](crate::core::Protocol::is_faulty) and
+//! leaves those replicas out of the replica-level checks (election and
+//! state-machine safety, apply order, durability, convergence). Client-level
+//! checks (liveness, linearizability) judge the whole system as before.
 
 mod checks;
 mod client;

@@ -90,6 +90,11 @@ impl<P: Protocol> Simulation<P> {
             heal_time: None,
             all_done_at: None,
         };
+        sim.checker.faulty = sim
+            .cluster
+            .nodes()
+            .map(|n| P::is_faulty(&sim.proto_cfg, n))
+            .collect();
         for n in sim.cluster.nodes() {
             sim.restart(n);
         }
@@ -240,9 +245,12 @@ impl<P: Protocol> Simulation<P> {
         let applied: Vec<Option<u64>> = self
             .cluster
             .nodes()
+            .filter(|&n| !P::is_faulty(&self.proto_cfg, n))
             .map(|n| self.status(n).map(|s| s.applied_index))
             .collect();
-        applied.iter().all(|a| a.is_some() && *a == applied[0])
+        applied
+            .iter()
+            .all(|a| a.is_some() && Some(a) == applied.first())
     }
 
     /// Pops and handles one event; false when the queue is empty.
@@ -351,6 +359,9 @@ impl<P: Protocol> Simulation<P> {
 
     fn carry_out(&mut self, node: NodeId, action: ActionOf<P>) {
         let now = self.now;
+        // Byzantine replicas (test configurations) are not judged by the
+        // replica-level checks: their applies and elections are not reported.
+        let judged = !P::is_faulty(&self.proto_cfg, node);
         match action {
             Action::Send { to, msg } => self.outbound(node, Outbound::Send { to, msg }),
             Action::Broadcast { msg } => self.outbound(node, Outbound::Broadcast { msg }),
@@ -403,7 +414,7 @@ impl<P: Protocol> Simulation<P> {
                 );
             }
             Action::Emit(event) => {
-                if let NodeEvent::LeaderElected { term } = event {
+                if let (NodeEvent::LeaderElected { term }, true) = (event, judged) {
                     self.checker.leader_elected(node, term, now);
                 }
             }
@@ -414,7 +425,7 @@ impl<P: Protocol> Simulation<P> {
             } => {
                 // Registers and version-vector stores have no log
                 // positions to compare.
-                if matches!(P::REPLICATION, Replication::Log | Replication::Single) {
+                if judged && matches!(P::REPLICATION, Replication::Log | Replication::Single) {
                     self.checker.applied(node, index, request, digest, now);
                 }
             }

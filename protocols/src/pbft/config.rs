@@ -1,0 +1,98 @@
+//! PBFT's tunables, and the hidden knobs that make replicas Byzantine or
+//! the protocol deliberately unsafe (for tests of the checks).
+
+use crate::types::NodeId;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Tunables of [`super::Pbft`]. The paper's shape (a log window a few
+/// checkpoint intervals wide), scaled down for small experiments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PbftConfig {
+    /// How long a backup waits for a request it knows of to execute (or,
+    /// during a view change, for the new view) before it moves to the next
+    /// view. Doubles with every view change that brings no progress, up to
+    /// 16 times. Default 300 ms.
+    #[serde(with = "crate::durations")]
+    pub view_change_timeout: Duration,
+    /// Period of retransmissions (pre-prepares, votes, view changes) and
+    /// of status reports. Default 50 ms.
+    #[serde(with = "crate::durations")]
+    pub retransmit_interval: Duration,
+    /// Most requests per batch (per sequence number). Default 64.
+    pub max_batch: usize,
+    /// Most sequence numbers the primary has pre-prepared but not yet
+    /// executed; requests arriving meanwhile wait and form the next batch.
+    /// Default 4.
+    pub max_inflight: u64,
+    /// A checkpoint every this many sequence numbers. Default 32.
+    pub checkpoint_interval: u64,
+    /// Log window: sequence numbers are accepted only in
+    /// `(stable, stable + log_window]`. Default 128.
+    pub log_window: u64,
+    /// Test only: make some replicas Byzantine.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub byzantine: Option<Byzantine>,
+    /// Test only, deliberately broken: prepare and commit with `f + 1`
+    /// votes instead of `2f + 1`, so an equivocating primary gets two
+    /// different batches committed at one sequence number.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub unsafe_small_quorum: bool,
+}
+
+impl Default for PbftConfig {
+    fn default() -> Self {
+        PbftConfig {
+            view_change_timeout: Duration::from_millis(300),
+            retransmit_interval: Duration::from_millis(50),
+            max_batch: 64,
+            max_inflight: 4,
+            checkpoint_interval: 32,
+            log_window: 128,
+            byzantine: None,
+            unsafe_small_quorum: false,
+        }
+    }
+}
+
+/// Which replicas misbehave, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Byzantine {
+    /// The faulty replicas (at most `f` for the guarantees to hold).
+    pub replicas: Vec<NodeId>,
+    /// What they do.
+    pub kind: ByzantineKind,
+}
+
+/// The misbehaviours a faulty replica can show. A faulty replica runs the
+/// correct protocol on its own state and lies only in what it sends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ByzantineKind {
+    /// Sends nothing at all (to replicas or clients).
+    Silent,
+    /// As primary, sends one batch to one backup and a different one (the
+    /// batch reversed, or the null batch) to the others, and votes commit
+    /// for each group's batch.
+    Equivocate,
+    /// Sends prepares and commits for a wrong digest to half of its peers,
+    /// claims a fake prepared null request in its view changes, and
+    /// answers reads with a wrong value.
+    ConflictingVotes,
+    /// Re-sends messages it sent before (old views, old sequence numbers)
+    /// at random, and old client replies.
+    Replay,
+}
+
+impl PbftConfig {
+    /// How `node` misbehaves, if it is one of the Byzantine replicas.
+    pub fn byzantine_kind(&self, node: NodeId) -> Option<ByzantineKind> {
+        self.byzantine
+            .as_ref()
+            .filter(|b| b.replicas.contains(&node))
+            .map(|b| b.kind)
+    }
+}
