@@ -9,7 +9,7 @@
 //! 2-core machine adds.
 
 use super::point::TimedEvent;
-use super::trials::{TrialOutcome, TrialRecord, TrialsOutcome};
+use super::trials::{unsettled_error, unsettled_limit, TrialOutcome, TrialRecord, TrialsOutcome};
 use crate::experiment::load::Point;
 use crate::experiment::schema::Trials;
 use crate::node::storage::Durability;
@@ -22,7 +22,8 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 /// Simulated fsync time with `durability: fsync`: uniform in this range, as
-/// measured on the development machine's disk (0.15-0.27 ms, p50 0.19 ms).
+/// measured on the development machine's disk (min 0.15 ms, p50 0.19 ms,
+/// p90 0.27 ms).
 const FSYNC: (Duration, Duration) = (Duration::from_micros(150), Duration::from_micros(300));
 
 /// How often the trial loop looks at the replicas' status (simulated time);
@@ -143,10 +144,8 @@ pub fn run_sim_trials<P: Protocol>(
             .is_some_and(|s| s.role == Role::Leader && s.term == term);
         if !still {
             unsettled += 1;
-            if unsettled > trials.count.max(10) {
-                bail!(
-                    "trial {trial} (seed {seed}): leadership kept changing without a crash ({unsettled} times); the election timeouts are too short for this network"
-                );
+            if unsettled > unsettled_limit(trials.count) {
+                bail!("{} (seed {seed})", unsettled_error(trial, unsettled));
             }
             continue;
         }

@@ -208,6 +208,20 @@ pub async fn run_trials<P: Protocol>(
     })
 }
 
+/// Most rounds a point may redo because the leader was deposed in the
+/// quiet time before its crash: beyond this, the timeouts are too short for
+/// the network.
+pub(super) fn unsettled_limit(count: u32) -> u32 {
+    count.max(10)
+}
+
+/// The error when a point exceeds [`unsettled_limit`].
+pub(super) fn unsettled_error(trial: u32, rounds: u32) -> String {
+    format!(
+        "trial {trial}: leadership kept changing without a crash ({rounds} times); the election timeouts are too short for this network"
+    )
+}
+
 /// Which of the point's clusters a trial loop drives.
 #[derive(Clone, Copy)]
 struct Shard {
@@ -322,10 +336,8 @@ async fn trial_loop<P: Protocol>(
             .is_some_and(|s| s.role == Role::Leader && s.term == old_term);
         if !leads {
             unsettled += 1;
-            if unsettled > trials.count.max(10) {
-                bail!(
-                    "trial {trial}: leadership kept changing without a crash ({unsettled} times); the election timeouts are too short for this network"
-                );
+            if unsettled > unsettled_limit(trials.count) {
+                bail!(unsettled_error(trial, unsettled));
             }
             continue;
         }
