@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end test of the ansible backend (`qlab run --inventory`), on this
-# machine: three network-namespace "hosts" on a bridge (198.19.61.0/24, in
+# machine: four network-namespace "hosts" on a bridge (198.19.61.0/24, in
 # the 198.18.0.0/15 benchmarking range), each with its own sshd (throwaway
-# keys) and its own qlab root folder. It installs openssh-server (apt) and
+# keys) and its own qlab root folder: three replica hosts, one of which
+# also drives load, and one driver host. It installs openssh-server (apt) and
 # ansible-core + ansible-lint (PyPI, into a venv) if they are missing, then:
 #
 #   1. runs a two-point experiment with a leader crash through the ansible
-#      backend (deploy playbook, agents, faults over the agent channel),
+#      backend (deploy playbook, agents, faults over the agent channel,
+#      load from two `qlab drive` processes on two hosts, merged),
 #   2. runs the same experiment on the local backend and checks that every
 #      CSV has the same columns, and the ansible run's content,
 #   3. runs the deploy playbook again and checks it changes nothing,
@@ -30,7 +32,7 @@ fi
 
 PREFIX=qlabtb
 NET=198.19.61
-HOSTS=(h1 h2 h3)
+HOSTS=(h1 h2 h3 d1)
 TMP=$(mktemp -d "${QLAB_TESTBED_TMP:-/tmp}/${PREFIX}.XXXXXX")
 VENV=${QLAB_TESTBED_VENV:-$TMP/venv}
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
@@ -150,6 +152,13 @@ all:
           ansible_host: $NET.13
           qlab_listen: $NET.13
           qlab_root: $TMP/hosts/h3
+    drivers:
+      hosts:
+        d1:
+          ansible_host: $NET.14
+          qlab_listen: $NET.14
+          qlab_root: $TMP/hosts/d1
+        h3:
 EOF
 cat >"$TMP/experiment.yaml" <<EOF
 name: testbed

@@ -68,11 +68,29 @@ def main():
     _, history = table(remote / "history.csv")
     if len(history) < 1000:
         sys.exit(f"history.csv has only {len(history)} operations")
+    # Client ids are driver * 10^7 + n: both remote drivers (1 and 2) must
+    # have driven, and in about equal shares.
+    per_driver = {}
+    for op in history:
+        d = int(op["client"]) // 10_000_000
+        per_driver[d] = per_driver.get(d, 0) + 1
+    if sorted(per_driver) != [1, 2]:
+        sys.exit(f"history.csv: operations by driver {per_driver}, expected drivers 1 and 2")
+    lo, hi = min(per_driver.values()), max(per_driver.values())
+    if lo < 0.35 * (lo + hi):
+        sys.exit(f"history.csv: unequal driver shares {per_driver}")
+    print(f"history.csv: operations per driver {per_driver}")
+    for point in ["protocol=raft", "protocol=multipaxos"]:
+        logs = sorted(p.name for p in remote.glob(f"work/{point}*/driver-*.log"))
+        if logs != ["driver-1.log", "driver-2.log"]:
+            sys.exit(f"{point}: driver logs {logs}")
 
     prov = yaml.safe_load((remote / "provenance.yaml").read_text())
-    nodes = [h for h in prov["hosts"] if h["role"] == "node"]
-    if len(nodes) != 3:
-        sys.exit(f"provenance.yaml lists {len(nodes)} node hosts")
+    roles = {h.get("inventory_name"): h["role"] for h in prov["hosts"] if h.get("inventory_name")}
+    want = {"h1": "node", "h2": "node", "h3": "node+driver", "d1": "driver"}
+    if roles != want:
+        sys.exit(f"provenance.yaml host roles {roles}, expected {want}")
+    nodes = [h for h in prov["hosts"] if h.get("inventory_name")]
     for h in nodes:
         for k in ["inventory_name", "address", "clock_offset_ms", "shaping", "kernel", "cpus"]:
             if h.get(k) is None:

@@ -24,6 +24,8 @@ const KEY_COLUMNS: &[&str] = &[
     "errors",
     "timeouts",
     "driver_cpu_percent",
+    "replica_msgs_per_op",
+    "replica_bytes_per_op",
     "election_timeout_ms",
     "trials",
     "no_leader",

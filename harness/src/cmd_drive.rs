@@ -1,4 +1,4 @@
-//! `qlab drive`: a stand-alone load driver against running nodes (what a
+//! `qlab drive`: a stand-alone load driver against running nodes (what the
 //! testbed backend starts on driver hosts; `qlab run`'s local backend runs
 //! the same driver in-process).
 
@@ -11,7 +11,7 @@ use protocols::wire::Wire;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use workloads::driver::{drive, DriverConfig};
+use workloads::driver::{drive, DriverConfig, DriverOutput};
 use workloads::WorkloadSpec;
 
 /// Arguments of `qlab drive`.
@@ -30,15 +30,45 @@ pub struct DriveArgs {
     /// experiment, on its own).
     #[arg(long)]
     workload: PathBuf,
-    /// This driver's index (its certificate is `driver-N`).
+    /// Protocol tunables as YAML (an experiment's `protocol_config`); the
+    /// client logic of some protocols depends on them (quorum sizes).
+    #[arg(long, default_value = "")]
+    config: String,
+    /// This driver's index (its certificate is `driver-N`; client ids are
+    /// unique across drivers).
     #[arg(long, default_value_t = 0)]
     driver: u32,
+    /// `K/D`: run share K of D drivers that drive one workload together
+    /// (logical clients K, K+D, ... and 1/D of the open-loop rate).
+    #[arg(long, default_value = "0/1", value_parser = parse_share)]
+    share: (u32, u32),
+    /// Start the load at this wall-clock time (Unix ns), so drivers on
+    /// several hosts share one time zero; default: at once.
+    #[arg(long)]
+    start_at_unix_ns: Option<u64>,
+    /// Record every operation into the dump (needs `--dump`).
+    #[arg(long)]
+    history: bool,
     /// Time-series window.
     #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
     window: Duration,
     /// Where to write `summary.yaml`, `timeseries.csv` and `latency.hgrm`.
     #[arg(long)]
     out: PathBuf,
+    /// Also write every measurement, histograms whole, to this file (what
+    /// the harness merges from drivers on several hosts).
+    #[arg(long)]
+    dump: Option<PathBuf>,
+}
+
+fn parse_share(s: &str) -> Result<(u32, u32), String> {
+    let err = || format!("{s:?}: expected K/D with K < D, e.g. 0/2");
+    let (k, d) = s.split_once('/').ok_or_else(err)?;
+    let (k, d): (u32, u32) = (k.parse().map_err(|_| err())?, d.parse().map_err(|_| err())?);
+    if k >= d {
+        return Err(err());
+    }
+    Ok((k, d))
 }
 
 struct Drive(DriveArgs, WorkloadSpec);
@@ -47,50 +77,125 @@ impl ProtocolVisitor for Drive {
     type Output = anyhow::Result<()>;
     fn visit<P: Protocol>(self) -> anyhow::Result<()> {
         let Drive(args, spec) = self;
+        let config: P::Config = if args.config.trim().is_empty() {
+            P::Config::default()
+        } else {
+            let value: serde_yaml::Value =
+                serde_yaml::from_str(&args.config).context("--config is not YAML")?;
+            crate::experiment::schema::protocol_config::<P>(&value).map_err(anyhow::Error::msg)?
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("starting the runtime")?;
-        runtime.block_on(async move {
-            let me = PeerIdentity::Driver(args.driver);
-            let identity = Identity::load(&args.cluster_dir, me).with_context(|| format!("loading the certificate of {me}"))?;
-            let any: SocketAddr = "127.0.0.1:0".parse().context("address")?;
-            let bind = if args.nodes.first().is_some_and(|a| a.is_ipv6()) { "[::]:0".parse().context("address")? } else if args.nodes.first().is_some_and(|a| !a.ip().is_loopback()) { "0.0.0.0:0".parse().context("address")? } else { any };
-            let (endpoint, inbox) = Endpoint::<Wire<P::Message>>::bind(bind, &identity, crate::node::cli::node_endpoint_config())
-                .context("binding the driver endpoint")?;
-            for (i, addr) in args.nodes.iter().enumerate() {
-                endpoint.add_peer(PeerIdentity::Node(i as u32), *addr);
-            }
-            let size = u32::try_from(args.nodes.len()).context("too many nodes")?;
-            let out = drive::<P>(
-                &spec,
-                &Cluster::new(size),
-                &P::Config::default(),
-                endpoint.clone(),
-                inbox,
-                DriverConfig { driver: args.driver, window: args.window, record_history: false, reach: None },
-            )
-            .await;
-            endpoint.shutdown(Duration::from_millis(200)).await;
-            std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-            let s = out.recorder.summary();
-            let summary = format!(
-                "achieved_ops_per_s: {:.1}\ncompleted: {}\nerrors: {}\ntimeouts: {}\np50_us: {}\np90_us: {}\np99_us: {}\np999_us: {}\nmax_us: {}\nservice_p50_us: {}\nservice_p99_us: {}\nissued: {}\nbacklogged: {}\ndriver_cpu_percent: {:.1}\nstart_unix_ns: {}\n",
-                s.achieved_ops_per_s, s.completed, s.errors, s.timeouts, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.max_us,
-                s.service_p50_us, s.service_p99_us, out.issued, out.backlogged, out.cpu_utilisation * 100.0, out.start_unix_ns
-            );
-            std::fs::write(args.out.join("summary.yaml"), summary).context("writing summary.yaml")?;
-            std::fs::write(args.out.join("latency.hgrm"), out.recorder.hgrm()).context("writing latency.hgrm")?;
-            let mut w = csv::Writer::from_path(args.out.join("timeseries.csv")).context("writing timeseries.csv")?;
-            w.write_record(["window_start_ms", "window_ms", "completed", "errors", "timeouts", "p50_us", "p99_us", "max_us"])?;
-            for r in out.recorder.timeseries() {
-                w.write_record([r.start_ms, r.window_ms, r.completed, r.errors, r.timeouts, r.p50_us, r.p99_us, r.max_us].map(|v| v.to_string()))?;
-            }
-            w.flush()?;
-            println!("{:.0} ops/s, p50 {} us, p99 {} us, {} errors, {} timeouts", s.achieved_ops_per_s, s.p50_us, s.p99_us, s.errors, s.timeouts);
-            Ok(())
-        })
+        let out = runtime.block_on(run_driver::<P>(&args, &spec, &config))?;
+        write_outputs(&args, &out)
     }
+}
+
+/// The address to bind: the nodes' address family, loopback if they are.
+fn bind_address(nodes: &[SocketAddr]) -> SocketAddr {
+    match nodes.first() {
+        Some(a) if a.is_ipv6() => SocketAddr::from(([0u16; 8], 0)),
+        Some(a) if !a.ip().is_loopback() => SocketAddr::from(([0, 0, 0, 0], 0)),
+        _ => SocketAddr::from(([127, 0, 0, 1], 0)),
+    }
+}
+
+async fn run_driver<P: Protocol>(
+    args: &DriveArgs,
+    spec: &WorkloadSpec,
+    config: &P::Config,
+) -> anyhow::Result<DriverOutput> {
+    let me = PeerIdentity::Driver(args.driver);
+    let identity = Identity::load(&args.cluster_dir, me)
+        .with_context(|| format!("loading the certificate of {me}"))?;
+    let (endpoint, inbox) = Endpoint::<Wire<P::Message>>::bind(
+        bind_address(&args.nodes),
+        &identity,
+        crate::node::cli::node_endpoint_config(),
+    )
+    .context("binding the driver endpoint")?;
+    for (i, addr) in args.nodes.iter().enumerate() {
+        endpoint.add_peer(PeerIdentity::Node(i as u32), *addr);
+    }
+    let size = u32::try_from(args.nodes.len()).context("too many nodes")?;
+    for i in 0..size {
+        endpoint
+            .wait_connected(PeerIdentity::Node(i), Duration::from_secs(2))
+            .await;
+    }
+    if let Some(at) = args.start_at_unix_ns {
+        let now = crate::run::inject::unix_ns();
+        let wait = u128::from(at).saturating_sub(now);
+        if wait > 60_000_000_000 {
+            bail!(
+                "--start-at-unix-ns is {} s away; is the clock right?",
+                wait / 1_000_000_000
+            );
+        }
+        tokio::time::sleep(Duration::from_nanos(wait as u64)).await;
+    }
+    let out = drive::<P>(
+        spec,
+        &Cluster::new(size),
+        config,
+        endpoint.clone(),
+        inbox,
+        DriverConfig {
+            driver: args.driver,
+            window: args.window,
+            record_history: args.history,
+            reach: None,
+            share: args.share,
+        },
+    )
+    .await;
+    endpoint.shutdown(Duration::from_millis(200)).await;
+    Ok(out)
+}
+
+fn write_outputs(args: &DriveArgs, out: &DriverOutput) -> anyhow::Result<()> {
+    let dir = &args.out;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(path) = &args.dump {
+        std::fs::write(path, workloads::dump::encode(out))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let s = out.recorder.summary();
+    let summary = format!(
+        "achieved_ops_per_s: {:.1}\ncompleted: {}\nerrors: {}\ntimeouts: {}\np50_us: {}\np90_us: {}\np99_us: {}\np999_us: {}\nmax_us: {}\nservice_p50_us: {}\nservice_p99_us: {}\nissued: {}\nbacklogged: {}\ndriver_cpu_percent: {:.1}\nstart_unix_ns: {}\n",
+        s.achieved_ops_per_s,
+        s.completed,
+        s.errors,
+        s.timeouts,
+        s.p50_us,
+        s.p90_us,
+        s.p99_us,
+        s.p999_us,
+        s.max_us,
+        s.service_p50_us,
+        s.service_p99_us,
+        out.issued,
+        out.backlogged,
+        out.cpu_utilisation * 100.0,
+        out.start_unix_ns
+    );
+    std::fs::write(dir.join("summary.yaml"), summary).context("writing summary.yaml")?;
+    std::fs::write(dir.join("latency.hgrm"), out.recorder.hgrm())
+        .context("writing latency.hgrm")?;
+    let mut w =
+        csv::Writer::from_path(dir.join("timeseries.csv")).context("writing timeseries.csv")?;
+    w.write_record(workloads::recorder::WindowRow::CSV_HEADER)?;
+    for r in out.recorder.timeseries() {
+        w.write_record(r.csv_fields().map(|v| v.to_string()))?;
+    }
+    w.flush()?;
+    println!(
+        "{:.0} ops/s, p50 {} us, p99 {} us, {} errors, {} timeouts",
+        s.achieved_ops_per_s, s.p50_us, s.p99_us, s.errors, s.timeouts
+    );
+    Ok(())
 }
 
 /// Runs `qlab drive`.
@@ -99,6 +204,9 @@ pub fn run(args: DriveArgs) -> anyhow::Result<()> {
     if args.nodes.is_empty() {
         bail!("--nodes: give at least one node address");
     }
+    if args.history && args.dump.is_none() {
+        bail!("--history records into the dump: give --dump FILE too");
+    }
     let text = std::fs::read_to_string(&args.workload)
         .with_context(|| format!("reading {}", args.workload.display()))?;
     let spec: WorkloadSpec = serde_yaml::from_str(&text)
@@ -106,4 +214,17 @@ pub fn run(args: DriveArgs) -> anyhow::Result<()> {
     spec.validate()
         .with_context(|| args.workload.display().to_string())?;
     kind.visit(Drive(args, spec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_k_of_d() {
+        assert_eq!(parse_share("1/3"), Ok((1, 3)));
+        assert!(parse_share("3/3").is_err());
+        assert!(parse_share("x").is_err());
+        assert!(parse_share("0/0").is_err());
+    }
 }

@@ -40,6 +40,10 @@ pub struct DriverConfig {
     /// Partitions that split the clients too (see [`crate::reach`]); `None`
     /// lets every client reach every replica whatever the faults.
     pub reach: Option<ClientReach>,
+    /// `(k, d)`: this driver is share `k` of `d` drivers running one
+    /// workload together. It runs logical clients `k, k + d, k + 2d, ...`
+    /// of the workload's and `1/d` of its open-loop rate. `(0, 1)` alone.
+    pub share: (u32, u32),
 }
 
 /// What a driver measured.
@@ -370,29 +374,29 @@ pub async fn drive<P: Protocol>(
     mut inbox: Inbox<Wire<P::Message>>,
     cfg: DriverConfig,
 ) -> DriverOutput {
-    let logical = match spec.arrival {
-        Arrival::Open { .. } => u64::from(spec.clients),
-        Arrival::Closed { outstanding } => u64::from(spec.clients) * u64::from(outstanding),
-    };
+    let logical = spec.logical_clients();
+    let (share, shares) = (u64::from(cfg.share.0), u64::from(cfg.share.1.max(1)));
     let id_base = u64::from(cfg.driver) * 10_000_000;
-    let clients: Vec<Logical<P::Client>> = OpGenerator::for_clients(spec, logical)
-        .into_iter()
-        .enumerate()
-        .map(|(i, ops)| {
-            let id = id_base + i as u64 + 1;
-            Logical {
-                id,
-                logic: P::client(cluster, protocol_config, id),
-                ops,
-                next_seq: 1,
-                current: None,
-            }
-        })
-        .collect();
+    let slots = (share..logical).step_by(shares as usize);
+    let clients: Vec<Logical<P::Client>> =
+        OpGenerator::for_slots(spec, slots, logical, |i| id_base + (i - share) / shares + 1)
+            .into_iter()
+            .enumerate()
+            .map(|(i, ops)| {
+                let id = id_base + i as u64 + 1;
+                Logical {
+                    id,
+                    logic: P::client(cluster, protocol_config, id),
+                    ops,
+                    next_seq: 1,
+                    current: None,
+                }
+            })
+            .collect();
     let closed = matches!(spec.arrival, Arrival::Closed { .. });
     let mut schedule = match spec.arrival {
         Arrival::Open { rate, process } => Some(ArrivalSchedule::new(
-            rate,
+            rate / shares as f64,
             process,
             spec.seed ^ u64::from(cfg.driver),
         )),

@@ -17,10 +17,12 @@
 //! - [`seed`]: independent random streams derived from the one seed;
 //! - [`reach`]: partitions that split the clients along with the replicas.
 //!
-//! [`driver`] is the load driver over QUIC that puts them to work.
+//! [`driver`] is the load driver over QUIC that puts them to work;
+//! [`dump`] carries a driver's measurements between hosts.
 
 pub mod arrival;
 pub mod driver;
+pub mod dump;
 pub mod duration;
 pub mod hgrm;
 pub mod keys;

@@ -22,6 +22,7 @@
 //! by adding histograms: percentiles are only ever read from a merged
 //! histogram, never averaged.
 
+use crate::dump::{duration_of, ns_of, Counts, DumpError, RecorderDump, WindowDump};
 use crate::hgrm::percentile_distribution;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -366,6 +367,61 @@ impl Recorder {
                 }
             })
             .collect()
+    }
+
+    /// The recorder in a portable form (see [`crate::dump`]).
+    pub fn dump(&self) -> RecorderDump {
+        RecorderDump {
+            window_ns: ns_of(self.window),
+            measured_ns: (ns_of(self.measured.0), ns_of(self.measured.1)),
+            windows: self
+                .windows
+                .iter()
+                .map(|w| WindowDump {
+                    response: w.response.as_ref().map(Counts::of).unwrap_or_default(),
+                    completed: w.completed,
+                    errors: w.errors,
+                    timeouts: w.timeouts,
+                })
+                .collect(),
+            response: Counts::of(&self.interval.response),
+            service: Counts::of(&self.interval.service),
+            counts: (
+                self.interval.completed,
+                self.interval.errors,
+                self.interval.timeouts,
+            ),
+        }
+    }
+
+    /// Rebuilds a recorder from [`Recorder::dump`]'s output.
+    pub fn undump(d: &RecorderDump) -> Result<Recorder, DumpError> {
+        let mut r = Recorder::new(
+            duration_of(d.window_ns),
+            (duration_of(d.measured_ns.0), duration_of(d.measured_ns.1)),
+        );
+        if d.windows.len() > MAX_WINDOWS {
+            return Err(DumpError::Value(format!("{} windows", d.windows.len())));
+        }
+        for w in &d.windows {
+            let response = if w.response.0.is_empty() {
+                None
+            } else {
+                let mut h = growing_histogram();
+                w.response.into_histogram(&mut h)?;
+                Some(h)
+            };
+            r.windows.push(Window {
+                response,
+                completed: w.completed,
+                errors: w.errors,
+                timeouts: w.timeouts,
+            });
+        }
+        d.response.into_histogram(&mut r.interval.response)?;
+        d.service.into_histogram(&mut r.interval.service)?;
+        (r.interval.completed, r.interval.errors, r.interval.timeouts) = d.counts;
+        Ok(r)
     }
 
     /// The measured interval's response times as an HdrHistogram

@@ -20,7 +20,7 @@ mod tests {
     async fn hello_and_bad_requests_over_the_channel() {
         let dir = std::env::temp_dir().join(format!("qlab-agent-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let creds = credentials::ensure(&dir.join("creds"), &["h".to_string()]).unwrap();
+        let creds = credentials::ensure(&dir.join("creds"), &["h".to_string()], 1, &[0]).unwrap();
         let root = dir.join("root");
         std::fs::create_dir_all(root.join("work")).unwrap();
         let port = crate::local::cluster::free_addrs(1).unwrap()[0];
@@ -60,6 +60,26 @@ mod tests {
             .await
             .unwrap_err();
         assert!(format!("{e:#}").contains("not started"), "{e:#}");
+        let e = agents
+            .call(0, AgentRequest::DriverState(1), limit)
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("not started"), "{e:#}");
+        // Large files come back in pieces, from any offset.
+        std::fs::create_dir_all(root.join("work/p")).unwrap();
+        std::fs::write(root.join("work/p/d.bin"), b"0123456789").unwrap();
+        let read = |offset, max_bytes| AgentRequest::ReadAt {
+            point: "p".into(),
+            file: "d.bin".into(),
+            offset,
+            max_bytes,
+        };
+        for (offset, max, want) in [(4, 3, &b"456"[..]), (8, 5, b"89"), (12, 5, b"")] {
+            match agents.call(0, read(offset, max), limit).await.unwrap() {
+                AgentReply::File(b) => assert_eq!(b, want, "offset {offset}"),
+                other => panic!("{other:?}"),
+            }
+        }
         server.abort();
         let _ = std::fs::remove_dir_all(&dir);
     }

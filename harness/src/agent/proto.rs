@@ -52,6 +52,22 @@ pub enum AgentRequest {
     Exited,
     /// Stop every replica (SIGTERM, then SIGKILL).
     StopAll,
+    /// Start one load driver (`qlab drive`) against the point's replicas.
+    Drive(DriverLaunch),
+    /// Whether driver `N` of this agent has finished, and how.
+    DriverState(u32),
+    /// Read `max_bytes` of a file of a point's folder from `offset` (large
+    /// files, such as driver dumps, come back in pieces).
+    ReadAt {
+        /// The point's folder name.
+        point: String,
+        /// The file name inside it (no path separators).
+        file: String,
+        /// Where to start.
+        offset: u64,
+        /// At most this many bytes (capped by the agent).
+        max_bytes: u64,
+    },
     /// Read a file of a point's folder (node events and logs).
     Fetch {
         /// The point's folder name.
@@ -85,6 +101,43 @@ pub struct NodeLaunch {
     pub link_latency: Option<String>,
 }
 
+/// How to start one load driver on an agent's host.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DriverLaunch {
+    /// The point's folder name.
+    pub point: String,
+    /// Protocol name (its client logic is used).
+    pub protocol: String,
+    /// Protocol tunables as YAML.
+    pub config: String,
+    /// The driver's identity (`driver-N`) and client-id base.
+    pub driver: u32,
+    /// `(k, d)`: share `k` of `d` drivers.
+    pub share: (u32, u32),
+    /// Every replica's address, in id order.
+    pub nodes: Vec<SocketAddr>,
+    /// The whole workload, as YAML (every driver gets the same; the share
+    /// picks its part).
+    pub workload_yaml: String,
+    /// Time-series window, ms.
+    pub window_ms: u64,
+    /// Record every operation.
+    pub history: bool,
+    /// When to start the load, on the agent's clock (Unix ns).
+    pub start_unix_ns: u64,
+}
+
+/// How a driver is doing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum DriverState {
+    /// Still driving.
+    Running,
+    /// Exited; its dump is `driver-N.bin` in the point's folder.
+    Finished,
+    /// Exited with a failure (the tail of its log says why).
+    Failed(String),
+}
+
 /// An agent's answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum AgentReply {
@@ -96,6 +149,8 @@ pub enum AgentReply {
     Exited(Vec<String>),
     /// A file's content (empty when the file does not exist).
     File(Vec<u8>),
+    /// Answer to `DriverState`.
+    Driver(DriverState),
 }
 
 /// Who an agent is.

@@ -7,7 +7,10 @@
 //! round trip per fault, so a crash lands within a millisecond of its time
 //! on the timeline instead of the second or so an SSH command takes.
 
-use super::proto::{safe_component, AgentHello, AgentMsg, AgentReply, AgentRequest, NodeLaunch};
+use super::proto::{
+    safe_component, AgentHello, AgentMsg, AgentReply, AgentRequest, DriverLaunch, DriverState,
+    NodeLaunch,
+};
 use crate::local::process::Supervised;
 use crate::node::cli::node_endpoint_config;
 use crate::provenance::{sha256_file, HostFacts};
@@ -52,7 +55,11 @@ struct Agent {
     exe: PathBuf,
     id: u32,
     nodes: BTreeMap<u32, NodeProc>,
+    drivers: BTreeMap<u32, NodeProc>,
 }
+
+/// Most bytes one `Fetch` or `ReadAt` returns.
+const READ_LIMIT: u64 = 8 << 20;
 
 impl Agent {
     fn point_dir(&self, point: &str) -> anyhow::Result<PathBuf> {
@@ -63,7 +70,8 @@ impl Agent {
     }
 
     async fn stop_all(&mut self) {
-        for (_, mut n) in std::mem::take(&mut self.nodes) {
+        let drivers = std::mem::take(&mut self.drivers);
+        for (_, mut n) in std::mem::take(&mut self.nodes).into_iter().chain(drivers) {
             n.proc.stop(Duration::from_secs(2)).await;
         }
     }
@@ -134,6 +142,78 @@ impl Agent {
         Ok(AgentReply::Done)
     }
 
+    fn drive(&mut self, l: DriverLaunch) -> anyhow::Result<AgentReply> {
+        let dir = self.point_dir(&l.point)?;
+        let n = l.driver;
+        if self
+            .drivers
+            .get_mut(&n)
+            .is_some_and(|d| !d.proc.has_exited())
+        {
+            anyhow::bail!("driver {n} is already running here");
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let workload = dir.join(format!("driver-{n}.workload.yaml"));
+        std::fs::write(&workload, &l.workload_yaml)
+            .with_context(|| format!("writing {}", workload.display()))?;
+        let path = |name: String| dir.join(name).display().to_string();
+        let nodes = l
+            .nodes
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut args: Vec<String> = vec![
+            "drive".into(),
+            "--protocol".into(),
+            l.protocol,
+            "--nodes".into(),
+            nodes,
+            "--cluster-dir".into(),
+            self.root.join("cluster").display().to_string(),
+            "--workload".into(),
+            workload.display().to_string(),
+            "--config".into(),
+            l.config,
+            "--driver".into(),
+            n.to_string(),
+            "--share".into(),
+            format!("{}/{}", l.share.0, l.share.1),
+            "--start-at-unix-ns".into(),
+            l.start_unix_ns.to_string(),
+            "--window".into(),
+            format!("{}ms", l.window_ms),
+            "--out".into(),
+            path(format!("driver-{n}")),
+            "--dump".into(),
+            path(format!("driver-{n}.bin")),
+        ];
+        if l.history {
+            args.push("--history".into());
+        }
+        let log = dir.join(format!("driver-{n}.log"));
+        let proc = Supervised::spawn(&format!("driver-{n}"), &self.exe, &args, &log)?;
+        self.drivers.insert(n, NodeProc { proc, args, log });
+        Ok(AgentReply::Done)
+    }
+
+    fn driver_state(&mut self, n: u32) -> anyhow::Result<AgentReply> {
+        let d = self
+            .drivers
+            .get_mut(&n)
+            .with_context(|| format!("driver {n} was not started by this agent"))?;
+        let state = match d.proc.exit_status() {
+            None => DriverState::Running,
+            Some(s) if s.success() => DriverState::Finished,
+            Some(s) => {
+                let log = std::fs::read(&d.log).unwrap_or_default();
+                let tail = String::from_utf8_lossy(&log[log.len().saturating_sub(2000)..]);
+                DriverState::Failed(format!("{s}; the end of its log:\n{tail}"))
+            }
+        };
+        Ok(AgentReply::Driver(state))
+    }
+
     fn node(&mut self, id: u32) -> anyhow::Result<&mut NodeProc> {
         self.nodes
             .get_mut(&id)
@@ -156,7 +236,15 @@ impl Agent {
         Ok(AgentReply::Done)
     }
 
-    fn fetch(&self, point: &str, file: &str, max: u64) -> anyhow::Result<AgentReply> {
+    /// Reads up to `max` bytes of a point's file: from `offset`, or the
+    /// last `max` bytes when `offset` is `None`.
+    fn read(
+        &self,
+        point: &str,
+        file: &str,
+        offset: Option<u64>,
+        max: u64,
+    ) -> anyhow::Result<AgentReply> {
         if !safe_component(file) {
             anyhow::bail!("bad file name {file:?}");
         }
@@ -169,9 +257,13 @@ impl Agent {
             Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
         };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let max = max.min(8 << 20);
-        if len > max {
-            f.seek(SeekFrom::Start(len - max))
+        let max = max.min(READ_LIMIT);
+        let start = match offset {
+            Some(o) => o.min(len),
+            None => len.saturating_sub(max),
+        };
+        if start > 0 {
+            f.seek(SeekFrom::Start(start))
                 .with_context(|| format!("seeking in {}", path.display()))?;
         }
         let mut bytes = Vec::new();
@@ -220,7 +312,15 @@ impl Agent {
                 point,
                 file,
                 max_bytes,
-            } => self.fetch(&point, &file, max_bytes),
+            } => self.read(&point, &file, None, max_bytes),
+            AgentRequest::ReadAt {
+                point,
+                file,
+                offset,
+                max_bytes,
+            } => self.read(&point, &file, Some(offset), max_bytes),
+            AgentRequest::Drive(l) => self.drive(l),
+            AgentRequest::DriverState(n) => self.driver_state(n),
         }
     }
 }
@@ -259,6 +359,7 @@ pub(crate) async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         root: args.root.clone(),
         id: args.id,
         nodes: BTreeMap::new(),
+        drivers: BTreeMap::new(),
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;

@@ -95,7 +95,12 @@ impl Supervised {
 
     /// Whether the process has exited (and reaps it if so).
     pub fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        self.exit_status().is_some()
+    }
+
+    /// How the process ended, once it has (reaping it).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// SIGKILL now (the crash fault); the process is reaped by the next

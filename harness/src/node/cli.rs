@@ -7,7 +7,7 @@ use clap::Args;
 use net::{Endpoint, EndpointConfig, Identity, Inbox, Latency, LinkParams, PeerIdentity};
 use protocols::core::{Cluster, Protocol};
 use protocols::registry::{ProtocolKind, ProtocolVisitor};
-use protocols::wire::{LinkShape, Wire};
+use protocols::wire::{LinkShape, Traffic, Wire};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
@@ -116,6 +116,24 @@ where
             self.endpoint.shaper().set_link(self.me, t, params.clone());
         }
         Ok(())
+    }
+
+    fn traffic(&self) -> Traffic {
+        let mut t = Traffic::default();
+        for (peer, s) in self.endpoint.stats().peers {
+            match peer {
+                PeerIdentity::Node(_) => {
+                    t.replica_msgs += s.msgs_sent;
+                    t.replica_bytes += s.bytes_sent;
+                }
+                PeerIdentity::Client(_) | PeerIdentity::Driver(_) => {
+                    t.client_msgs += s.msgs_sent;
+                    t.client_bytes += s.bytes_sent;
+                }
+                PeerIdentity::Control | PeerIdentity::Agent(_) => {}
+            }
+        }
+        t
     }
 }
 

@@ -34,6 +34,10 @@ pub trait NodeLink<M> {
     async fn broadcast(&mut self, msg: Wire<M>);
     /// Applies link shaping to this node's outgoing links.
     fn shape(&self, shape: &protocols::wire::LinkShape) -> Result<(), String>;
+    /// What this node has sent so far (zero for links that do not count).
+    fn traffic(&self) -> protocols::wire::Traffic {
+        protocols::wire::Traffic::default()
+    }
 }
 
 /// A send that may have to wait for a persist.
@@ -200,6 +204,7 @@ impl<P: Protocol> Host<P> {
                         Err(e) => ControlReply::Error(e),
                     },
                     ControlRequest::Shutdown => ControlReply::Ok,
+                    ControlRequest::Traffic => ControlReply::Traffic(link.traffic()),
                 };
                 Some((conn, Wire::ControlReply(reply)))
             }

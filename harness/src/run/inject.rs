@@ -7,7 +7,7 @@ use crate::backend::{Cluster, ClusterBackend};
 use crate::experiment::faults::{Fault, Target};
 use net::{Endpoint, Inbox, PeerIdentity};
 use protocols::core::{NodeStatus, Role};
-use protocols::wire::{ControlReply, ControlRequest, LinkShape, Wire};
+use protocols::wire::{ControlReply, ControlRequest, LinkShape, Traffic, Wire};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -46,6 +46,11 @@ pub struct Injector<'a, M> {
     pub events: Vec<FaultEvent>,
     /// Client-side view of partitions, when they split the clients too.
     reach: Option<workloads::reach::ClientReach>,
+    /// When to read the replicas' traffic counters (offsets from start).
+    probes: Vec<Duration>,
+    /// The counters read at each probe, by node (nodes that did not answer
+    /// are missing).
+    pub traffic: Vec<BTreeMap<u32, Traffic>>,
 }
 
 impl<'a, M> Injector<'a, M>
@@ -69,6 +74,8 @@ where
             baseline: cluster.baseline(),
             events: Vec::new(),
             reach: None,
+            probes: Vec::new(),
+            traffic: Vec::new(),
         };
         injector.apply_baseline();
         injector
@@ -87,20 +94,49 @@ where
         self
     }
 
+    /// Reads every replica's traffic counters at `times` (offsets from the
+    /// start given to [`Injector::run`]) into [`Injector::traffic`].
+    pub fn with_traffic_probes(mut self, times: &[Duration]) -> Self {
+        self.probes = times.to_vec();
+        self
+    }
+
+    /// What the replicas sent between the first and the last probe, summed
+    /// (`None` unless both probes were answered by every replica).
+    pub fn traffic_between_probes(&self) -> Option<Traffic> {
+        let (first, last) = (self.traffic.first()?, self.traffic.last()?);
+        if self.traffic.len() < 2
+            || first.len() as u32 != self.nodes
+            || last.len() as u32 != self.nodes
+        {
+            return None;
+        }
+        let mut sum = Traffic::default();
+        for (n, end) in last {
+            sum.add(end.since(first.get(n).copied().unwrap_or_default()));
+        }
+        Some(sum)
+    }
+
     fn log(&mut self, node: String, kind: &str, detail: String) {
         self.events
             .push((unix_ns(), node, kind.to_string(), detail));
     }
 
-    /// The status of every node that answers within `wait` (crashed or
-    /// paused nodes never do).
-    pub async fn statuses(&mut self, wait: Duration) -> BTreeMap<u32, NodeStatus> {
+    /// Asks every node `request` and keeps the answers that `pick` takes,
+    /// from the nodes that answer within `wait` (crashed or paused nodes
+    /// never do).
+    async fn ask<T>(
+        &mut self,
+        request: ControlRequest,
+        wait: Duration,
+        pick: impl Fn(ControlReply) -> Option<T>,
+    ) -> BTreeMap<u32, T> {
         while self.inbox.try_recv().is_ok() {}
         for n in 0..self.nodes {
-            let _ = self.control.try_send(
-                PeerIdentity::Node(n),
-                &Wire::Control(ControlRequest::Status),
-            );
+            let _ = self
+                .control
+                .try_send(PeerIdentity::Node(n), &Wire::Control(request.clone()));
         }
         let until = Instant::now() + wait;
         let mut answers = BTreeMap::new();
@@ -109,13 +145,31 @@ where
             else {
                 break;
             };
-            if let (PeerIdentity::Node(n), Wire::ControlReply(ControlReply::Status(s))) =
-                (from, msg)
-            {
-                answers.insert(n, s);
+            if let (PeerIdentity::Node(n), Wire::ControlReply(reply)) = (from, msg) {
+                if let Some(t) = pick(reply) {
+                    answers.insert(n, t);
+                }
             }
         }
         answers
+    }
+
+    /// The status of every node that answers within `wait`.
+    pub async fn statuses(&mut self, wait: Duration) -> BTreeMap<u32, NodeStatus> {
+        self.ask(ControlRequest::Status, wait, |r| match r {
+            ControlReply::Status(s) => Some(s),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The traffic counters of every node that answers within `wait`.
+    async fn read_traffic(&mut self, wait: Duration) -> BTreeMap<u32, Traffic> {
+        self.ask(ControlRequest::Traffic, wait, |r| match r {
+            ControlReply::Traffic(t) => Some(t),
+            _ => None,
+        })
+        .await
     }
 
     /// The current leader, from the nodes' status (highest term wins).
@@ -364,6 +418,7 @@ where
         enum Step {
             Strike(usize),
             Undo(Undo),
+            Probe,
         }
         let mut queue: BinaryHeap<Reverse<(Duration, usize)>> = BinaryHeap::new();
         let mut steps: BTreeMap<usize, Step> = BTreeMap::new();
@@ -372,6 +427,11 @@ where
             queue.push(Reverse((f.at(), i)));
         }
         let mut next_id = faults.len();
+        for &at in &self.probes {
+            steps.insert(next_id, Step::Probe);
+            queue.push(Reverse((at, next_id)));
+            next_id += 1;
+        }
         while let Some(Reverse((at, id))) = queue.pop() {
             tokio::time::sleep_until(start + at).await;
             match steps.remove(&id) {
@@ -384,6 +444,10 @@ where
                     }
                 }
                 Some(Step::Undo(u)) => self.undo(u).await,
+                Some(Step::Probe) => {
+                    let t = self.read_traffic(Duration::from_millis(500)).await;
+                    self.traffic.push(t);
+                }
                 None => {}
             }
         }

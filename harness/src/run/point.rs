@@ -6,10 +6,11 @@ use crate::backend::{Backend, Cluster, ClusterBackend};
 use crate::experiment::load::Point;
 use crate::local::cluster::ClusterSpec;
 use crate::node::cli::node_endpoint_config;
+use crate::testbed::drivers::{DriverPlan, LEAD};
 use anyhow::{bail, Context};
 use net::{Endpoint, Identity, PeerIdentity};
 use protocols::core::{Protocol, Role};
-use protocols::wire::{ControlReply, ControlRequest, Wire};
+use protocols::wire::{ControlReply, ControlRequest, Traffic, Wire};
 use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -36,6 +37,9 @@ pub struct PointOutcome {
     pub driver: DriverOutput,
     /// Node events.
     pub events: Vec<TimedEvent>,
+    /// What the replicas sent during the measured interval (`None` when a
+    /// replica did not report at one of its ends).
+    pub traffic: Option<protocols::wire::Traffic>,
 }
 
 /// Where a point runs.
@@ -141,7 +145,7 @@ pub async fn run_point<P: Protocol>(
     let mut cluster = start_cluster::<P>(point, env, seed).await?;
     let result = drive_cluster::<P>(point, &spec, env, &cluster, seed).await;
     cluster.stop().await;
-    let (driver, faults) = result?;
+    let (driver, faults, traffic) = result?;
     let files = cluster.event_files().await?;
     let mut events = read_events(&files, driver.start_unix_ns);
     for (t, node, kind, detail) in faults {
@@ -157,6 +161,7 @@ pub async fn run_point<P: Protocol>(
         spec,
         driver,
         events,
+        traffic,
     })
 }
 
@@ -175,14 +180,20 @@ pub(super) async fn start_cluster<P: Protocol>(
         cluster_dir: env.cluster_dir,
         work_dir: env.work_dir,
         seed,
-        config: if exp.protocol_config.is_null() {
-            String::new()
-        } else {
-            serde_yaml::to_string(&exp.protocol_config).context("encoding protocol_config")?
-        },
+        config: config_yaml(exp)?,
         link_latency: exp.link_latency.clone(),
     };
     env.backend.start(&spec).await
+}
+
+/// The experiment's `protocol_config` as YAML for a command line (empty
+/// when it has none).
+fn config_yaml(exp: &crate::experiment::schema::Experiment) -> anyhow::Result<String> {
+    if exp.protocol_config.is_null() {
+        Ok(String::new())
+    } else {
+        serde_yaml::to_string(&exp.protocol_config).context("encoding protocol_config")
+    }
 }
 
 /// The harness's control endpoint and its inbox.
@@ -238,7 +249,7 @@ async fn drive_cluster<P: Protocol>(
     env: &PointEnv<'_>,
     cluster: &Cluster,
     seed: u64,
-) -> anyhow::Result<(DriverOutput, Vec<FaultEvent>)> {
+) -> anyhow::Result<(DriverOutput, Vec<FaultEvent>, Option<Traffic>)> {
     let exp = &point.experiment;
     let any = std::net::SocketAddr::new(env.backend.bind_ip(), 0);
     let addrs = cluster.addrs();
@@ -252,6 +263,36 @@ async fn drive_cluster<P: Protocol>(
         env.work_dir,
     )
     .await?;
+    let mut workload = spec.clone();
+    workload.seed = seed;
+    let (from, to) = workload.measured();
+    let probes = [from, to];
+    if let Cluster::Remote(rc) = cluster {
+        if rc.has_drivers() {
+            if exp.client_partitions {
+                bail!("client_partitions needs the driver inside qlab run: remove the inventory's `drivers` group for this experiment");
+            }
+            let plan = DriverPlan {
+                protocol: P::NAME,
+                config: config_yaml(exp)?,
+                spec: &workload,
+                window: exp.timeseries_window,
+                history: exp.history,
+            };
+            let mut injector = Injector::new(cluster, &control, control_inbox, exp.nodes)
+                .with_traffic_probes(&probes);
+            let start = Instant::now() + LEAD;
+            let start_unix_ns = crate::run::inject::unix_ns() + LEAD.as_nanos();
+            let (output, ()) = tokio::join!(
+                rc.drive(&plan, start, start_unix_ns),
+                injector.run(&exp.faults, start)
+            );
+            let faults = std::mem::take(&mut injector.events);
+            let traffic = injector.traffic_between_probes();
+            control.shutdown(Duration::from_millis(100)).await;
+            return Ok((output?, faults, traffic));
+        }
+    }
     let driver_id = Identity::load(env.cluster_dir, PeerIdentity::Driver(0))
         .context("loading the driver certificate")?;
     let (endpoint, inbox) =
@@ -265,9 +306,8 @@ async fn drive_cluster<P: Protocol>(
             .wait_connected(PeerIdentity::Node(i), Duration::from_secs(2))
             .await;
     }
-    let mut workload = spec.clone();
-    workload.seed = seed;
-    let mut injector = Injector::new(cluster, &control, control_inbox, exp.nodes);
+    let mut injector =
+        Injector::new(cluster, &control, control_inbox, exp.nodes).with_traffic_probes(&probes);
     let reach = exp
         .client_partitions
         .then(workloads::reach::ClientReach::new);
@@ -290,12 +330,14 @@ async fn drive_cluster<P: Protocol>(
                 window: exp.timeseries_window,
                 record_history: exp.history,
                 reach,
+                share: (0, 1),
             },
         ),
         injector.run(&exp.faults, start)
     );
     let faults = std::mem::take(&mut injector.events);
+    let traffic = injector.traffic_between_probes();
     endpoint.shutdown(Duration::from_millis(200)).await;
     control.shutdown(Duration::from_millis(100)).await;
-    Ok((output, faults))
+    Ok((output, faults, traffic))
 }

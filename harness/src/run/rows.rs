@@ -37,6 +37,9 @@ const SUMMARY_TAIL: &[&str] = &[
     "issued",
     "backlogged",
     "driver_cpu_percent",
+    "replica_msgs_per_op",
+    "replica_bytes_per_op",
+    "client_msgs_per_op",
 ];
 
 /// The summary table for a sweep over `swept` parameters.
@@ -157,6 +160,17 @@ pub fn summary_row(point: &Point, repetition: u32, out: &PointOutcome) -> Row {
         "driver_cpu_percent",
         format!("{:.1}", out.driver.cpu_utilisation * 100.0),
     );
+    // Per operation completed in the measured interval, from the
+    // replicas' counters read at its two ends; empty when a replica did
+    // not answer (crashed or paused at that moment) or nothing completed.
+    let per_op = |v: u64| match out.traffic {
+        Some(_) if s.completed > 0 => format!("{:.2}", v as f64 / s.completed as f64),
+        _ => String::new(),
+    };
+    let t = out.traffic.unwrap_or_default();
+    put("replica_msgs_per_op", per_op(t.replica_msgs));
+    put("replica_bytes_per_op", per_op(t.replica_bytes));
+    put("client_msgs_per_op", per_op(t.client_msgs));
     row
 }
 

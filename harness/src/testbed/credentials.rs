@@ -4,8 +4,9 @@
 //! ```text
 //! <dir>/ca/            ca.pem, ca.key          (never leaves the controller)
 //! <dir>/controller/    ca.pem, control, driver-0   (the harness)
-//! <dir>/hosts/<host>/  ca.pem, agent-<i>, node-<n> for n = i, i + H, ...;
-//!                      agent-id (i, read by the playbook)
+//! <dir>/hosts/<host>/  ca.pem, agent-<i>, node-<n> for n = i, i + H, ...
+//!                      (H replica hosts), driver-<k + 1> for the k-th
+//!                      driver host; agent-id (i, read by the playbook)
 //! ```
 
 use anyhow::Context;
@@ -36,9 +37,21 @@ fn issue_missing(ca: &ClusterCa, dir: &Path, ids: &[PeerIdentity]) -> anyhow::Re
     Ok(())
 }
 
+/// The identity of the `k`-th remote driver (`driver-0` is the
+/// controller's own, in-process driver).
+pub fn remote_driver(k: usize) -> u32 {
+    k as u32 + 1
+}
+
 /// Creates (once) the CA and every certificate for hosts `names` (agent
-/// `i` is `names[i]`); certificates that exist are kept.
-pub fn ensure(dir: &Path, names: &[String]) -> anyhow::Result<Credentials> {
+/// `i` is `names[i]`; the first `node_hosts` run replicas, the agents in
+/// `drivers` run drivers); certificates that exist are kept.
+pub fn ensure(
+    dir: &Path,
+    names: &[String],
+    node_hosts: usize,
+    drivers: &[u32],
+) -> anyhow::Result<Credentials> {
     let ca_dir = dir.join("ca");
     let ca = if ca_dir.join(net::ca::CA_KEY_FILE).exists() {
         ClusterCa::load(&ca_dir)
@@ -56,15 +69,24 @@ pub fn ensure(dir: &Path, names: &[String]) -> anyhow::Result<Credentials> {
         &[PeerIdentity::Control, PeerIdentity::Driver(0)],
     )?;
     let hosts = dir.join("hosts");
-    let count = names.len() as u32;
+    let count = node_hosts as u32;
     for (i, name) in names.iter().enumerate() {
         let i = i as u32;
         let host_dir = hosts.join(name);
         let mut ids = vec![PeerIdentity::Agent(i)];
+        if i < count {
+            ids.extend(
+                (0..MAX_TESTBED_NODES)
+                    .filter(|n| n % count == i)
+                    .map(PeerIdentity::Node),
+            );
+        }
         ids.extend(
-            (0..MAX_TESTBED_NODES)
-                .filter(|n| n % count == i)
-                .map(PeerIdentity::Node),
+            drivers
+                .iter()
+                .enumerate()
+                .filter(|(_, &a)| a == i)
+                .map(|(k, _)| PeerIdentity::Driver(remote_driver(k))),
         );
         issue_missing(&ca, &host_dir, &ids)?;
         let id_file = host_dir.join("agent-id");
@@ -85,8 +107,11 @@ mod tests {
     fn issues_once_and_spreads_nodes_over_hosts() {
         let dir = std::env::temp_dir().join(format!("qlab-creds-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let names = vec!["a".to_string(), "b".to_string()];
-        let c = ensure(&dir, &names).unwrap();
+        let names = vec!["a".to_string(), "b".to_string(), "d".to_string()];
+        let c = ensure(&dir, &names, 2, &[2, 1]).unwrap();
+        assert!(c.hosts.join("d/driver-1.pem").exists());
+        assert!(c.hosts.join("b/driver-2.key").exists());
+        assert!(!c.hosts.join("d/node-0.pem").exists());
         assert!(c.controller.join("control.pem").exists());
         assert!(c.hosts.join("a/agent-0.pem").exists());
         assert!(c.hosts.join("a/node-2.key").exists());
@@ -98,7 +123,7 @@ mod tests {
             "1"
         );
         let before = std::fs::read(c.hosts.join("b/node-1.pem")).unwrap();
-        ensure(&dir, &names).unwrap();
+        ensure(&dir, &names, 2, &[2, 1]).unwrap();
         assert_eq!(std::fs::read(c.hosts.join("b/node-1.pem")).unwrap(), before);
         std::fs::remove_dir_all(&dir).unwrap();
     }

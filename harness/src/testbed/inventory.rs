@@ -1,7 +1,8 @@
 //! Reading an Ansible inventory for the ansible backend. The inventory is
 //! resolved by `ansible-inventory --list` (so every format and variable
-//! precedence Ansible knows works), and the hosts of its `nodes` group,
-//! in inventory order, become agents `0, 1, ...`.
+//! precedence Ansible knows works). The hosts of its `nodes` group, in
+//! inventory order, become agents `0, 1, ...`; the hosts of its optional
+//! `drivers` group that are not also replica hosts follow them.
 
 use anyhow::{bail, Context};
 use serde_yaml::Value;
@@ -28,7 +29,7 @@ pub struct LinkDelay {
     pub loss: f64,
 }
 
-/// A host of the `nodes` group.
+/// A host of the testbed (`nodes` or `drivers` group).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostSpec {
     /// Inventory host name.
@@ -48,8 +49,14 @@ pub struct HostSpec {
 /// What the ansible backend needs from an inventory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Inventory {
-    /// The `nodes` group, in order (agent `i` is `hosts[i]`).
+    /// Every host with an agent (agent `i` is `hosts[i]`): the `nodes`
+    /// group in order, then the driver hosts that are not in it.
     pub hosts: Vec<HostSpec>,
+    /// How many of `hosts` (the first ones) run replicas.
+    pub node_hosts: usize,
+    /// The agents of the `drivers` group, in order (empty: the driver runs
+    /// inside `qlab run` on the controller).
+    pub drivers: Vec<u32>,
     /// The controller address the harness binds for its QUIC endpoints
     /// (`qlab_controller_bind`, default `0.0.0.0`).
     pub controller_bind: IpAddr,
@@ -163,6 +170,20 @@ pub fn parse(json: &str) -> anyhow::Result<Inventory> {
     if names.is_empty() {
         bail!("the inventory has no hosts in group `nodes`");
     }
+    let node_hosts = names.len();
+    let mut driver_names = Vec::new();
+    group_hosts(&doc, "drivers", &mut driver_names, 0);
+    let mut drivers = Vec::new();
+    for d in &driver_names {
+        let agent = match names.iter().position(|n| n == d) {
+            Some(i) => i,
+            None => {
+                names.push(d.clone());
+                names.len() - 1
+            }
+        };
+        drivers.push(agent as u32);
+    }
     let empty = Value::Mapping(Default::default());
     let hostvars = doc
         .get("_meta")
@@ -205,7 +226,7 @@ pub fn parse(json: &str) -> anyhow::Result<Inventory> {
     }
     for h in &hosts {
         for to in h.latency.keys() {
-            if !names.contains(to) {
+            if !names[..node_hosts].contains(to) {
                 bail!(
                     "host {}: qlab_latency names {to}, which is not in group `nodes`",
                     h.name
@@ -215,6 +236,8 @@ pub fn parse(json: &str) -> anyhow::Result<Inventory> {
     }
     Ok(Inventory {
         hosts,
+        node_hosts,
+        drivers,
         controller_bind,
     })
 }
@@ -240,13 +263,31 @@ mod tests {
     fn reads_nodes_in_order_with_defaults() {
         let inv = parse(LISTED).unwrap();
         let names: Vec<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
-        assert_eq!(names, ["h1", "h2"]);
+        assert_eq!(names, ["h1", "h2", "d1"]);
+        assert_eq!(inv.node_hosts, 2);
+        assert_eq!(inv.drivers, [2]);
         assert_eq!(inv.hosts[0].root, "/srv/h1");
         assert_eq!(inv.hosts[1].root, "/opt/qlab");
         assert_eq!(inv.hosts[1].agent_port, 7001);
         assert_eq!(inv.hosts[0].node_port, DEFAULT_NODE_PORT);
         assert_eq!(inv.hosts[0].latency["h2"].delay_ms, 2.0);
         assert_eq!(inv.controller_bind, IpAddr::from([0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn a_replica_host_can_drive_too() {
+        let both = LISTED.replace(
+            "\"drivers\": {\"hosts\": [\"d1\"]}",
+            "\"drivers\": {\"hosts\": [\"h2\"]}",
+        );
+        let inv = parse(&both).unwrap();
+        assert_eq!(inv.hosts.len(), 2);
+        assert_eq!((inv.node_hosts, inv.drivers.clone()), (2, vec![1]));
+        let none = LISTED
+            .replace(", \"drivers\"]", "]")
+            .replace(",\n      \"drivers\": {\"hosts\": [\"d1\"]}", "");
+        let inv = parse(&none).unwrap();
+        assert!(inv.drivers.is_empty(), "{none}");
     }
 
     #[test]

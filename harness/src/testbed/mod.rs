@@ -20,12 +20,18 @@
 //!   in-process fallback of the latency matrix go straight to the nodes'
 //!   own control endpoints, as on the local backend.
 //!
-//! The driver runs on the controller (in `qlab run`), so every point uses
-//! the same code as the local backend; only where the replicas live
-//! differs (see [`crate::backend`]).
+//! Load comes from the inventory's `drivers` hosts when it has some: each
+//! host's agent starts a `qlab drive` process with a share of the
+//! workload (every D-th logical client, 1/D of the open-loop rate) and a
+//! common start time, corrected by the host's measured clock offset; the
+//! harness brings back each driver's measurements whole (histograms, not
+//! percentiles) and merges them ([`drivers`]). Without driver hosts the
+//! driver runs inside `qlab run` on the controller, exactly as on the
+//! local backend.
 
 pub mod ansible;
 pub mod credentials;
+pub mod drivers;
 pub mod inventory;
 pub mod remote;
 
@@ -96,7 +102,12 @@ impl Testbed {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let names: Vec<String> = inventory.hosts.iter().map(|h| h.name.clone()).collect();
-        let credentials = credentials::ensure(&base.join(".qlab-credentials"), &names)?;
+        let credentials = credentials::ensure(
+            &base.join(".qlab-credentials"),
+            &names,
+            inventory.node_hosts,
+            &inventory.drivers,
+        )?;
         let exe = std::env::current_exe().context("locating the qlab binary")?;
         let dir = opts.out.join("ansible");
         let vars_file = dir.join("vars.yml");
@@ -164,14 +175,21 @@ impl Testbed {
             .collect()
     }
 
-    /// The agent that runs replica `n` (replicas go round-robin).
+    /// The agent that runs replica `n` (replicas go round-robin over the
+    /// `nodes` group).
     pub fn node_agent(&self, n: u32) -> u32 {
-        n % self.inventory.hosts.len() as u32
+        n % self.inventory.node_hosts as u32
+    }
+
+    /// The agents that run the load drivers (empty: the driver runs in
+    /// `qlab run`).
+    pub fn driver_agents(&self) -> &[u32] {
+        &self.inventory.drivers
     }
 
     /// The address of replica `n`.
     pub fn node_addr(&self, n: u32) -> anyhow::Result<SocketAddr> {
-        let count = self.inventory.hosts.len() as u32;
+        let count = self.inventory.node_hosts as u32;
         let h = &self.inventory.hosts[(n % count) as usize];
         let port = u16::try_from(u32::from(h.node_port) + n / count)
             .ok()
@@ -219,9 +237,17 @@ impl Testbed {
             .hosts
             .iter()
             .zip(&self.hosts)
-            .map(|(h, s)| {
+            .enumerate()
+            .map(|(i, (h, s))| {
                 let mut f = s.facts.clone();
-                f.role = "node".into();
+                let node = i < self.inventory.node_hosts;
+                let driver = self.inventory.drivers.contains(&(i as u32));
+                f.role = match (node, driver) {
+                    (true, true) => "node+driver",
+                    (false, true) => "driver",
+                    _ => "node",
+                }
+                .into();
                 f.inventory_name = Some(h.name.clone());
                 f.address = Some(h.listen.to_string());
                 f.clock_offset_ms = Some(s.offset_ns as f64 / 1e6);

@@ -17,14 +17,16 @@ const LOG_LIMIT: u64 = 4 << 20;
 
 /// Replicas of one point on a testbed.
 pub struct RemoteCluster {
-    agents: Agents,
-    addrs: Vec<SocketAddr>,
+    pub(super) agents: Agents,
+    pub(super) addrs: Vec<SocketAddr>,
     host_of: Vec<u32>,
     hosts: u32,
-    offsets_ns: Vec<i64>,
-    point: String,
+    pub(super) offsets_ns: Vec<i64>,
+    pub(super) point: String,
     work_dir: PathBuf,
     baseline: Vec<(u32, LinkShape)>,
+    /// The agents that run load drivers.
+    pub(super) drivers: Vec<u32>,
 }
 
 /// The name of a point's folder on the hosts: the local work folder's
@@ -97,6 +99,7 @@ impl RemoteCluster {
             point: point.clone(),
             work_dir: spec.work_dir.to_path_buf(),
             baseline: tb.baseline(spec.nodes),
+            drivers: tb.driver_agents().to_vec(),
         };
         for a in 0..hosts {
             cluster
@@ -190,7 +193,11 @@ impl RemoteCluster {
     }
 
     async fn fetch(&self, id: u32, file: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
-        let a = self.agent_of(id)?;
+        self.fetch_from(self.agent_of(id)?, file, limit).await
+    }
+
+    /// The last `limit` bytes of a file of the point's folder on agent `a`.
+    async fn fetch_from(&self, a: u32, file: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
         let req = AgentRequest::Fetch {
             point: self.point.clone(),
             file: file.to_string(),
@@ -236,6 +243,15 @@ impl RemoteCluster {
         for id in 0..self.addrs.len() as u32 {
             let name = format!("node-{id}.log");
             match self.fetch(id, &name, LOG_LIMIT).await {
+                Ok(bytes) => {
+                    let _ = std::fs::write(self.work_dir.join(&name), bytes);
+                }
+                Err(e) => eprintln!("fetching {name}: {e:#}"),
+            }
+        }
+        for (k, &agent) in self.drivers.iter().enumerate() {
+            let name = format!("driver-{}.log", super::credentials::remote_driver(k));
+            match self.fetch_from(agent, &name, LOG_LIMIT).await {
                 Ok(bytes) => {
                     let _ = std::fs::write(self.work_dir.join(&name), bytes);
                 }
