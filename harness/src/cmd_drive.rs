@@ -77,13 +77,7 @@ impl ProtocolVisitor for Drive {
     type Output = anyhow::Result<()>;
     fn visit<P: Protocol>(self) -> anyhow::Result<()> {
         let Drive(args, spec) = self;
-        let config: P::Config = if args.config.trim().is_empty() {
-            P::Config::default()
-        } else {
-            let value: serde_yaml::Value =
-                serde_yaml::from_str(&args.config).context("--config is not YAML")?;
-            crate::experiment::schema::protocol_config::<P>(&value).map_err(anyhow::Error::msg)?
-        };
+        let config: P::Config = crate::experiment::schema::protocol_config_text::<P>(&args.config)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -31,6 +31,16 @@ pub struct SimArgs {
     /// Stop at the first failing seed.
     #[arg(long)]
     fail_fast: bool,
+    /// Protocol tunables as YAML (an experiment's `protocol_config`).
+    #[arg(long, default_value = "")]
+    config: String,
+    /// Closed-loop clients (default: the simulator's own choice).
+    #[arg(long)]
+    clients: Option<u32>,
+    /// Count the encoded bytes of every replica message and print messages
+    /// and bytes per completed operation.
+    #[arg(long)]
+    traffic: bool,
 }
 
 struct RunSeeds<'a>(&'a SimArgs);
@@ -45,6 +55,8 @@ impl ProtocolVisitor for RunSeeds<'_> {
         let mut simulated = Duration::ZERO;
         let mut ops = 0u64;
         let mut messages = 0u64;
+        let (mut sent, mut bytes) = (0u64, 0u64);
+        let config: P::Config = crate::experiment::schema::protocol_config_text::<P>(&args.config)?;
         let (mut judged, mut stale) = (0u64, 0u64);
         for seed in args.first_seed..args.first_seed.saturating_add(args.seeds) {
             let mut cfg = if args.calm {
@@ -55,7 +67,13 @@ impl ProtocolVisitor for RunSeeds<'_> {
             if let Some(s) = args.fault_seconds {
                 cfg.fault_phase = Duration::from_secs(s);
             }
-            let report = Simulation::<P>::new(cfg, P::Config::default()).run();
+            if let Some(c) = args.clients {
+                cfg.clients = c;
+            }
+            cfg.count_bytes = args.traffic;
+            let report = Simulation::<P>::new(cfg, config.clone()).run();
+            sent += report.stats.messages_sent;
+            bytes += report.stats.bytes_sent;
             simulated += Duration::from_nanos(report.stats.end_time.as_nanos());
             ops += report.stats.ops_completed;
             messages += report.stats.messages_delivered;
@@ -89,6 +107,15 @@ impl ProtocolVisitor for RunSeeds<'_> {
             ops,
             messages
         );
+        if args.traffic && ops > 0 {
+            println!(
+                "{}: {:.1} replica messages and {:.0} bytes per completed operation ({} nodes)",
+                P::NAME,
+                sent as f64 / ops as f64,
+                bytes as f64 / ops as f64,
+                args.nodes
+            );
+        }
         if judged > 0 {
             // Version-vector stores: counted always, failures only where
             // the configuration promises fresh reads.

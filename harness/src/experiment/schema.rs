@@ -193,6 +193,17 @@ fn default_ready() -> Duration {
     Duration::from_secs(10)
 }
 
+/// Protocol tunables given as YAML text on a command line (`--config`);
+/// empty text means the defaults.
+pub fn protocol_config_text<P: protocols::Protocol>(text: &str) -> anyhow::Result<P::Config> {
+    if text.trim().is_empty() {
+        return Ok(P::Config::default());
+    }
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("--config is not YAML: {e}"))?;
+    protocol_config::<P>(&value).map_err(anyhow::Error::msg)
+}
+
 /// Parses a `protocol_config` section as the chosen protocol's config.
 pub fn protocol_config<P: protocols::Protocol>(
     value: &serde_yaml::Value,

@@ -229,13 +229,7 @@ async fn run_node<P: Protocol>(args: NodeArgs) -> anyhow::Result<()> {
             recovered.truncation_reason.clone().unwrap_or_default()
         );
     }
-    let config: P::Config = if args.config.trim().is_empty() {
-        P::Config::default()
-    } else {
-        let value: serde_yaml::Value =
-            serde_yaml::from_str(&args.config).context("--config is not YAML")?;
-        crate::experiment::schema::protocol_config::<P>(&value).map_err(anyhow::Error::msg)?
-    };
+    let config: P::Config = crate::experiment::schema::protocol_config_text::<P>(&args.config)?;
     let cluster = Cluster::new(size);
     let rng = ChaCha8Rng::seed_from_u64(args.seed ^ u64::from(args.id).wrapping_mul(0x9e37_79b9));
     let host = Host::<P>::new(

@@ -52,6 +52,9 @@ pub struct SimConfig {
     pub record_trace: bool,
     /// Abort (as a violation) after this many events: a livelock guard.
     pub max_events: u64,
+    /// Count the encoded size of every replica message (`SimStats::
+    /// bytes_sent`); off by default, since encoding each message costs time.
+    pub count_bytes: bool,
 }
 
 /// How messages travel between two endpoints.
@@ -205,6 +208,7 @@ impl SimConfig {
             check_linearizability: true,
             record_trace: false,
             max_events: 20_000_000,
+            count_bytes: false,
         }
     }
 

@@ -195,6 +195,9 @@ pub struct SimStats {
     pub events: u64,
     /// Replica-to-replica messages handed to the network.
     pub messages_sent: u64,
+    /// Their encoded size (postcard, plus the 4-byte frame header of the
+    /// real transport), with `SimConfig::count_bytes`; else 0.
+    pub bytes_sent: u64,
     /// Replica-to-replica messages delivered to a running node.
     pub messages_delivered: u64,
     /// Client operations completed.

@@ -495,6 +495,10 @@ impl<P: Protocol> Simulation<P> {
             return;
         }
         self.stats.messages_sent += 1;
+        if self.cfg.count_bytes {
+            let size = postcard::to_allocvec(&msg).map_or(0, |v| v.len());
+            self.stats.bytes_sent += size as u64 + 4;
+        }
         let delays = self.network.node_to_node(from, to);
         let copies = delays.len();
         let mut msg = Some(msg);
