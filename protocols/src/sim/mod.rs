@@ -32,6 +32,7 @@
 //! state-machine safety, apply order, durability, convergence). Client-level
 //! checks (liveness, linearizability) judge the whole system as before.
 
+mod actions;
 mod checks;
 mod client;
 mod config;
