@@ -13,7 +13,8 @@
 //!   is final) and the shared client policies;
 //! - [`kv`]: the replicated key-value state machine with per-key versions;
 //! - [`raft`], [`multipaxos`]: the crash-tolerant protocols;
-//! - [`pbft`]: the Byzantine-fault-tolerant PBFT;
+//! - [`pbft`], [`hotstuff`]: the Byzantine-fault-tolerant protocols, and
+//!   [`auth`], their authentication (none, MACs or signatures);
 //! - [`abd`]: the leaderless linearizable register over majority quorums;
 //! - [`dynamo`]: the Dynamo-style store (N/R/W quorums, version vectors,
 //!   siblings, read repair, sloppy quorum with hinted hand-off);
@@ -27,18 +28,23 @@
 //! - [`vclock`]: version vectors and the causal order, usable on their own.
 
 pub mod abd;
+pub mod auth;
+#[doc(hidden)]
+pub mod byzantine;
 pub mod check;
 pub mod client;
 pub mod core;
 pub mod durations;
 pub mod dynamo;
 pub mod gate;
+pub mod hotstuff;
 pub mod kv;
 pub mod multipaxos;
 pub mod pbft;
 pub mod raft;
 pub mod registry;
 pub mod replication;
+mod sessions;
 pub mod sim;
 pub mod types;
 pub mod unreplicated;

@@ -4,6 +4,7 @@
 use crate::abd::Abd;
 use crate::core::Protocol;
 use crate::dynamo::Dynamo;
+use crate::hotstuff::Hotstuff;
 use crate::multipaxos::MultiPaxos;
 use crate::pbft::Pbft;
 use crate::raft::Raft;
@@ -28,6 +29,9 @@ pub enum ProtocolKind {
     Dynamo,
     /// PBFT: Byzantine fault tolerance with three phases and view changes.
     Pbft,
+    /// Chained HotStuff: Byzantine fault tolerance with a rotating leader,
+    /// linear view change and pipelined certificates.
+    Hotstuff,
 }
 
 impl ProtocolKind {
@@ -39,6 +43,7 @@ impl ProtocolKind {
         ProtocolKind::Abd,
         ProtocolKind::Dynamo,
         ProtocolKind::Pbft,
+        ProtocolKind::Hotstuff,
     ];
 
     /// The name used in experiment files and result rows.
@@ -50,6 +55,7 @@ impl ProtocolKind {
             ProtocolKind::Abd => Abd::NAME,
             ProtocolKind::Dynamo => Dynamo::NAME,
             ProtocolKind::Pbft => Pbft::NAME,
+            ProtocolKind::Hotstuff => Hotstuff::NAME,
         }
     }
 
@@ -62,6 +68,7 @@ impl ProtocolKind {
             ProtocolKind::Abd => visitor.visit::<Abd>(),
             ProtocolKind::Dynamo => visitor.visit::<Dynamo>(),
             ProtocolKind::Pbft => visitor.visit::<Pbft>(),
+            ProtocolKind::Hotstuff => visitor.visit::<Hotstuff>(),
         }
     }
 }

@@ -244,7 +244,7 @@ impl Pbft {
                 self.propose(ctx);
             } else {
                 let to = self.primary_of(view);
-                let waiting: Vec<_> = self.pending.values().cloned().collect();
+                let waiting: Vec<_> = self.sessions.pending.values().cloned().collect();
                 for r in waiting {
                     self.send(ctx, to, PbftMessage::Request(r));
                 }

@@ -59,13 +59,7 @@ impl Default for PbftConfig {
 }
 
 /// Which replicas misbehave, and how.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Byzantine {
-    /// The faulty replicas (at most `f` for the guarantees to hold).
-    pub replicas: Vec<NodeId>,
-    /// What they do.
-    pub kind: ByzantineKind,
-}
+pub type Byzantine = crate::byzantine::Faulty<ByzantineKind>;
 
 /// The misbehaviours a faulty replica can show. A faulty replica runs the
 /// correct protocol on its own state and lies only in what it sends.
@@ -90,9 +84,6 @@ pub enum ByzantineKind {
 impl PbftConfig {
     /// How `node` misbehaves, if it is one of the Byzantine replicas.
     pub fn byzantine_kind(&self, node: NodeId) -> Option<ByzantineKind> {
-        self.byzantine
-            .as_ref()
-            .filter(|b| b.replicas.contains(&node))
-            .map(|b| b.kind)
+        crate::byzantine::kind_of(self.byzantine.as_ref(), node)
     }
 }

@@ -79,7 +79,8 @@ pub use messages::{Batch, PbftMessage, PbftRecord, PbftTimer, ViewChange};
 
 use crate::client::ClientRequest;
 use crate::core::{Cluster, Ctx, NodeEvent, NodeStatus, Protocol, Role, Timing};
-use crate::kv::{KvStore, Response};
+use crate::kv::KvStore;
+use crate::sessions::Sessions;
 use crate::types::{ClientId, NodeId};
 use messages::{PreparedEntry, GENESIS};
 use std::collections::{BTreeMap, BTreeSet};
@@ -120,8 +121,8 @@ pub struct Pbft {
     next_seq: u64,
     /// Requests in not-yet-executed slots of the current view (primary).
     proposed: BTreeSet<(ClientId, u64)>,
-    /// Client requests known and not executed, latest per client.
-    pending: BTreeMap<ClientId, ClientRequest>,
+    /// Pending client requests and answers to executed ones.
+    sessions: Sessions,
     executed: u64,
     /// Executed batches; `ledger[i]` is sequence number `i + 1`.
     ledger: Vec<Batch>,
@@ -130,7 +131,6 @@ pub struct Pbft {
     /// State-machine positions applied (requests and null batches).
     applied: u64,
     kv: KvStore,
-    last_reply: BTreeMap<ClientId, (u64, Response)>,
     /// Own checkpoints at or above `stable`: seq -> chain digest.
     checkpoints: BTreeMap<u64, u64>,
     stable: u64,
@@ -247,13 +247,12 @@ impl Protocol for Pbft {
             log: BTreeMap::new(),
             next_seq: 1,
             proposed: BTreeSet::new(),
-            pending: BTreeMap::new(),
+            sessions: Sessions::default(),
             executed: 0,
             ledger: Vec::new(),
             chains: Vec::new(),
             applied: 0,
             kv: KvStore::new(),
-            last_reply: BTreeMap::new(),
             checkpoints: BTreeMap::new(),
             stable: 0,
             checkpoint_votes: BTreeMap::new(),

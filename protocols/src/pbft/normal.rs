@@ -5,7 +5,8 @@ use super::messages::{batch_digest, chain_digest, Batch, PbftMessage, PbftRecord
 use super::{Pbft, PbftTimer};
 use crate::client::{ClientReply, ClientRequest, ReplyBody};
 use crate::core::Ctx;
-use crate::kv::{request_digest, ApplyOutcome};
+use crate::kv::request_digest;
+use crate::sessions::Admission;
 use crate::types::NodeId;
 
 impl Pbft {
@@ -16,27 +17,16 @@ impl Pbft {
         request: ClientRequest,
         from_client: bool,
     ) {
-        let client = request.id.client;
-        if let Some((seq, response)) = self.last_reply.get(&client) {
-            if request.id.seq == *seq {
+        match self.sessions.admit(&request) {
+            Admission::Fresh => {}
+            Admission::Executed(response) => {
                 if from_client {
-                    let body = ReplyBody::Done(response.clone());
-                    self.reply_client(ctx, request.id, body);
+                    self.reply_client(ctx, request.id, ReplyBody::Done(response));
                 }
                 return;
             }
-            if request.id.seq < *seq {
-                return;
-            }
+            Admission::Stale => return,
         }
-        if self
-            .pending
-            .get(&client)
-            .is_some_and(|p| p.id.seq > request.id.seq)
-        {
-            return;
-        }
-        self.pending.insert(client, request.clone());
         if self.active && self.is_primary() {
             self.arm_vc_timer(ctx, false);
             self.propose(ctx);
@@ -85,6 +75,7 @@ impl Pbft {
                 return;
             }
             let batch: Batch = self
+                .sessions
                 .pending
                 .values()
                 .filter(|r| !self.proposed.contains(&(r.id.client, r.id.seq)))
@@ -257,7 +248,7 @@ impl Pbft {
             return;
         }
         self.vc_backoff = 0;
-        if self.pending.is_empty() {
+        if self.sessions.pending.is_empty() {
             if self.vc_timer_armed {
                 ctx.cancel_timer(PbftTimer::ViewChange);
                 self.vc_timer_armed = false;
@@ -296,19 +287,8 @@ impl Pbft {
         }
         for r in &batch {
             self.applied += 1;
-            let outcome = self.kv.apply(r.id, &r.command);
+            let outcome = self.sessions.apply(&mut self.kv, r);
             ctx.applied(self.applied, Some(r.id), request_digest(r.id, &r.command));
-            if let ApplyOutcome::Executed(response) = &outcome {
-                self.last_reply
-                    .insert(r.id.client, (r.id.seq, response.clone()));
-            }
-            if self
-                .pending
-                .get(&r.id.client)
-                .is_some_and(|p| p.id.seq <= r.id.seq)
-            {
-                self.pending.remove(&r.id.client);
-            }
             self.proposed.remove(&(r.id.client, r.id.seq));
             if live {
                 if let Some(response) = outcome.response() {

@@ -272,7 +272,7 @@ impl Pbft {
     }
 
     pub(super) fn on_vc_timeout(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if self.active && self.pending.is_empty() {
+        if self.active && self.sessions.pending.is_empty() {
             return;
         }
         let next = self.view + 1;
@@ -433,7 +433,7 @@ impl Pbft {
         if self.is_primary() {
             ctx.emit(NodeEvent::LeaderElected { term: view });
         }
-        if !self.pending.is_empty() {
+        if !self.sessions.pending.is_empty() {
             self.arm_vc_timer(ctx, true);
         }
         let seqs: Vec<u64> = self.log.keys().copied().collect();
