@@ -17,11 +17,13 @@
 //! - [`seed`]: independent random streams derived from the one seed;
 //! - [`reach`]: partitions that split the clients along with the replicas.
 //!
-//! [`driver`] is the load driver over QUIC that puts them to work.
+//! [`driver`] is the load driver that puts them to work, over QUIC to
+//! quorumlab nodes or over gRPC to etcd ([`etcd`]).
 
 pub mod arrival;
 pub mod driver;
 pub mod duration;
+pub mod etcd;
 pub mod hgrm;
 pub mod keys;
 pub mod ops;
