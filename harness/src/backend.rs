@@ -8,7 +8,10 @@
 //!   inventory, started and signalled by each host's `qlab agent` (see
 //!   [`crate::testbed`] for how the work splits between Ansible and the
 //!   agent channel).
+//! - [`EtcdCluster`]: etcd members on this machine (`protocol: etcd`); the
+//!   testbed backend does not run etcd yet.
 
+use crate::etcd::cluster::{EtcdCluster, EtcdSpec};
 use crate::local::cluster::{ClusterSpec, LocalCluster};
 use crate::testbed::remote::RemoteCluster;
 use crate::testbed::Testbed;
@@ -34,6 +37,11 @@ pub trait ClusterBackend {
     async fn signal(&self, id: u32, signal: i32) -> anyhow::Result<()>;
     /// Replicas that exited on their own.
     async fn exited(&self) -> Vec<String>;
+    /// The replica that leads now, where the system itself can be asked
+    /// (etcd's `Maintenance/Status`); `None` if none leads, or where the
+    /// leader is learnt from the nodes over the control endpoint instead
+    /// (quorumlab nodes).
+    async fn leader(&self) -> Option<u32>;
     /// The replicas' event files, readable on this machine now.
     async fn event_files(&self) -> anyhow::Result<Vec<PathBuf>>;
     /// Stops every replica (their logs end up in the point's work folder).
@@ -74,6 +82,16 @@ impl Backend {
                 .map(|c| Cluster::Remote(Box::new(c))),
         }
     }
+
+    /// Starts the etcd members of `spec` (local backend only).
+    pub fn start_etcd(&self, spec: &EtcdSpec<'_>) -> anyhow::Result<Cluster> {
+        match self {
+            Backend::Local => EtcdCluster::start(spec).map(Cluster::Etcd),
+            Backend::Testbed(_) => anyhow::bail!(
+                "protocol etcd: the ansible testbed backend cannot run etcd yet; run etcd experiments without --inventory"
+            ),
+        }
+    }
 }
 
 /// A running cluster of either backend.
@@ -82,6 +100,8 @@ pub enum Cluster {
     Local(LocalCluster),
     /// On a testbed.
     Remote(Box<RemoteCluster>),
+    /// etcd members on this machine.
+    Etcd(EtcdCluster),
 }
 
 impl ClusterBackend for Cluster {
@@ -89,12 +109,13 @@ impl ClusterBackend for Cluster {
         match self {
             Cluster::Local(c) => c.addrs.clone(),
             Cluster::Remote(c) => c.addrs().to_vec(),
+            Cluster::Etcd(c) => c.client_addrs.clone(),
         }
     }
 
     fn baseline(&self) -> Vec<(u32, LinkShape)> {
         match self {
-            Cluster::Local(_) => Vec::new(),
+            Cluster::Local(_) | Cluster::Etcd(_) => Vec::new(),
             Cluster::Remote(c) => c.baseline().to_vec(),
         }
     }
@@ -106,6 +127,10 @@ impl ClusterBackend for Cluster {
                 Ok(())
             }
             Cluster::Remote(c) => c.crash(id).await,
+            Cluster::Etcd(c) => {
+                c.processes().crash(id);
+                Ok(())
+            }
         }
     }
 
@@ -113,6 +138,7 @@ impl ClusterBackend for Cluster {
         match self {
             Cluster::Local(c) => c.restart(id),
             Cluster::Remote(c) => c.restart(id).await,
+            Cluster::Etcd(c) => c.processes().restart(id),
         }
     }
 
@@ -120,6 +146,7 @@ impl ClusterBackend for Cluster {
         match self {
             Cluster::Local(c) => c.signal(id, signal),
             Cluster::Remote(c) => c.signal(id, signal).await,
+            Cluster::Etcd(c) => c.processes().signal(id, signal),
         }
     }
 
@@ -127,6 +154,14 @@ impl ClusterBackend for Cluster {
         match self {
             Cluster::Local(c) => c.exited(),
             Cluster::Remote(c) => c.exited().await,
+            Cluster::Etcd(c) => c.processes().exited(),
+        }
+    }
+
+    async fn leader(&self) -> Option<u32> {
+        match self {
+            Cluster::Local(_) | Cluster::Remote(_) => None,
+            Cluster::Etcd(c) => c.leader().await,
         }
     }
 
@@ -134,6 +169,8 @@ impl ClusterBackend for Cluster {
         match self {
             Cluster::Local(c) => Ok(c.event_files.clone()),
             Cluster::Remote(c) => c.event_files().await,
+            // The leader watcher puts etcd's events on the timeline.
+            Cluster::Etcd(_) => Ok(Vec::new()),
         }
     }
 
@@ -141,6 +178,7 @@ impl ClusterBackend for Cluster {
         match self {
             Cluster::Local(c) => c.stop().await,
             Cluster::Remote(c) => c.stop().await,
+            Cluster::Etcd(c) => c.stop().await,
         }
     }
 }

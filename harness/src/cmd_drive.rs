@@ -1,31 +1,35 @@
 //! `qlab drive`: a stand-alone load driver against running nodes (what the
 //! testbed backend starts on driver hosts; `qlab run`'s local backend runs
-//! the same driver in-process).
+//! the same driver in-process). With `--protocol etcd`, `--nodes` are the
+//! client addresses of a running etcd v3 cluster (plain HTTP/2, no TLS).
 
+use crate::target::Target;
 use anyhow::{bail, Context};
 use clap::Args;
 use net::{Endpoint, Identity, PeerIdentity};
 use protocols::core::{Cluster, Protocol};
-use protocols::registry::{ProtocolKind, ProtocolVisitor};
+use protocols::registry::ProtocolVisitor;
 use protocols::wire::Wire;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use workloads::driver::{drive, DriverConfig, DriverOutput};
+use workloads::driver::{drive, drive_etcd, DriverConfig, DriverOutput};
 use workloads::WorkloadSpec;
 
 /// Arguments of `qlab drive`.
 #[derive(Args, Debug)]
 pub struct DriveArgs {
-    /// Protocol the nodes run (its client logic is used).
+    /// Protocol the nodes run (its client logic is used), or `etcd`.
     #[arg(long)]
     protocol: String,
-    /// Every node's address, comma-separated, in id order.
+    /// Every node's address, comma-separated, in id order (for etcd: the
+    /// members' client addresses, e.g. 127.0.0.1:2379).
     #[arg(long, value_delimiter = ',')]
     nodes: Vec<SocketAddr>,
-    /// Folder with the cluster CA and this driver's certificate.
+    /// Folder with the cluster CA and this driver's certificate (not used
+    /// for etcd).
     #[arg(long)]
-    cluster_dir: PathBuf,
+    cluster_dir: Option<PathBuf>,
     /// A YAML file holding a workload (the `workload:` section of an
     /// experiment, on its own).
     #[arg(long)]
@@ -102,8 +106,12 @@ async fn run_driver<P: Protocol>(
     config: &P::Config,
 ) -> anyhow::Result<DriverOutput> {
     let me = PeerIdentity::Driver(args.driver);
-    let identity = Identity::load(&args.cluster_dir, me)
-        .with_context(|| format!("loading the certificate of {me}"))?;
+    let dir = args
+        .cluster_dir
+        .as_ref()
+        .context("--cluster-dir: required for quorumlab protocols")?;
+    let identity =
+        Identity::load(dir, me).with_context(|| format!("loading the certificate of {me}"))?;
     let (endpoint, inbox) = Endpoint::<Wire<P::Message>>::bind(
         bind_address(&args.nodes),
         &identity,
@@ -192,9 +200,36 @@ fn write_outputs(args: &DriveArgs, out: &DriverOutput) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Drives a running etcd cluster.
+fn drive_etcd_cluster(args: DriveArgs, spec: WorkloadSpec) -> anyhow::Result<()> {
+    if spec.cas_ratio > 0.0 {
+        bail!(
+            "{}: the etcd driver issues gets and puts only; use cas_ratio: 0",
+            args.workload.display()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let cfg = DriverConfig {
+        driver: args.driver,
+        window: args.window,
+        record_history: args.history,
+        reach: None,
+        share: args.share,
+    };
+    let out = runtime.block_on(drive_etcd(&spec, &args.nodes, cfg));
+    write_outputs(&args, &out)
+}
+
 /// Runs `qlab drive`.
 pub fn run(args: DriveArgs) -> anyhow::Result<()> {
-    let kind: ProtocolKind = args.protocol.parse().context("--protocol")?;
+    let target: Target = args
+        .protocol
+        .parse()
+        .map_err(anyhow::Error::msg)
+        .context("--protocol")?;
     if args.nodes.is_empty() {
         bail!("--nodes: give at least one node address");
     }
@@ -207,7 +242,10 @@ pub fn run(args: DriveArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{}: not a workload", args.workload.display()))?;
     spec.validate()
         .with_context(|| args.workload.display().to_string())?;
-    kind.visit(Drive(args, spec))
+    match target {
+        Target::Native(kind) => kind.visit(Drive(args, spec)),
+        Target::Etcd => drive_etcd_cluster(args, spec),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use crate::experiment::load::parse_plan;
 use crate::experiment::schema::protocol_config;
 use crate::provenance::Provenance;
+use crate::target::Target;
 use analysis::pbs::{Latency, PbsModel, Wars};
 use anyhow::Context;
 use protocols::dynamo::Dynamo;
@@ -41,7 +42,8 @@ pub fn point_models(results: &Path) -> anyhow::Result<BTreeMap<String, PointMode
     let plan = parse_plan(&text, "provenance.yaml")?;
     for point in plan.points {
         let exp = &point.experiment;
-        let (ProtocolKind::Dynamo, Some(spec)) = (exp.protocol, &exp.link_latency) else {
+        let (Target::Native(ProtocolKind::Dynamo), Some(spec)) = (exp.protocol, &exp.link_latency)
+        else {
             continue;
         };
         let latency = Latency::parse(spec)?;

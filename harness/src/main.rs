@@ -21,12 +21,14 @@ mod cmd_pbs_model;
 mod cmd_plot;
 mod cmd_report;
 mod cmd_sim;
+mod etcd;
 mod experiment;
 mod local;
 mod node;
 mod provenance;
 mod results;
 mod run;
+mod target;
 mod testbed;
 
 use clap::{Parser, Subcommand};

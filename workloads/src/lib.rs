@@ -17,13 +17,15 @@
 //! - [`seed`]: independent random streams derived from the one seed;
 //! - [`reach`]: partitions that split the clients along with the replicas.
 //!
-//! [`driver`] is the load driver over QUIC that puts them to work;
-//! [`dump`] carries a driver's measurements between hosts.
+//! [`driver`] is the load driver that puts them to work, over QUIC to
+//! quorumlab nodes or over gRPC to etcd ([`etcd`]); [`dump`] carries a
+//! driver's measurements between hosts.
 
 pub mod arrival;
 pub mod driver;
 pub mod dump;
 pub mod duration;
+pub mod etcd;
 pub mod hgrm;
 pub mod keys;
 pub mod ops;

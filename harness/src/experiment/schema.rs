@@ -3,7 +3,7 @@
 
 use super::faults::{self, Fault};
 use crate::node::storage::Durability;
-use protocols::registry::ProtocolKind;
+use crate::target::Target;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use workloads::duration::human;
@@ -18,8 +18,10 @@ pub struct Experiment {
     /// Free text for the report.
     #[serde(default)]
     pub description: String,
-    /// Protocol: raft, multipaxos, abd or unreplicated.
-    pub protocol: ProtocolKind,
+    /// Protocol: one of quorumlab's (raft, multipaxos, unreplicated, abd,
+    /// dynamo, pbft), or `etcd` for a real etcd v3 cluster (see
+    /// [`crate::etcd`]).
+    pub protocol: Target,
     /// Number of replicas.
     #[serde(default = "three")]
     pub nodes: u32,
@@ -255,9 +257,16 @@ impl Experiment {
         match t.crash_within {
             Some(d) => Ok(d),
             None => self
-                .protocol
-                .visit(HeartbeatOf(&self.protocol_config))?
+                .heartbeat()?
                 .ok_or_else(|| "trials.crash_within: required for this protocol".to_string()),
+        }
+    }
+
+    /// The protocol's heartbeat interval, if it has one (etcd: none here).
+    fn heartbeat(&self) -> Result<Option<Duration>, String> {
+        match self.protocol.native() {
+            Some(k) => k.visit(HeartbeatOf(&self.protocol_config)),
+            None => Ok(None),
         }
     }
 
@@ -287,14 +296,18 @@ impl Experiment {
         if !(self.recovery.threshold > 0.0 && self.recovery.threshold <= 1.0) {
             return Err("recovery.threshold: must be in (0, 1]".into());
         }
-        self.protocol.visit(CheckConfig(&self.protocol_config))?;
+        match self.protocol {
+            Target::Native(k) => k.visit(CheckConfig(&self.protocol_config))?,
+            Target::Etcd => crate::etcd::config::validate(self)?,
+        }
         if let Some(spec) = &self.link_latency {
             latency::Latency::parse(spec).map_err(|e| format!("link_latency: {e}"))?;
         }
         match (&self.workload, &self.trials) {
             (Some(w), None) => {
                 w.validate().map_err(|e| e.to_string())?;
-                if w.cas_ratio > 0.0 && !self.protocol.visit(SupportsCas) {
+                let cas = self.protocol.native().is_some_and(|k| k.visit(SupportsCas));
+                if w.cas_ratio > 0.0 && !cas {
                     return Err(format!(
                         "workload.cas_ratio: {} cannot execute compare-and-set (it needs consensus); use cas_ratio: 0 for it",
                         self.protocol
@@ -339,12 +352,7 @@ impl Experiment {
         if t.give_up < Duration::from_millis(10) {
             return Err("trials.give_up: must be at least 10ms".into());
         }
-        if t.crash_within.is_none()
-            && self
-                .protocol
-                .visit(HeartbeatOf(&self.protocol_config))?
-                .is_none()
-        {
+        if t.crash_within.is_none() && self.heartbeat()?.is_none() {
             return Err(format!(
                 "trials.crash_within: {} has no heartbeat interval to default to; set it",
                 self.protocol

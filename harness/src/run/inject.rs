@@ -1,7 +1,12 @@
 //! Carrying out an experiment's fault timeline on a cluster (of any
-//! backend), while
-//! the driver runs. Faults and heals are logged as events on the same
-//! (Unix-time based) clock as the nodes' own events.
+//! backend), while the driver runs. Faults and heals are logged as events
+//! on the same (Unix-time based) clock as the nodes' own events.
+//!
+//! Processes are crashed, restarted and paused through the
+//! [`ClusterBackend`]. quorumlab nodes are also reached over a control
+//! endpoint (their status, for `leader`, and link shaping); a system
+//! without one (etcd) names its leader through [`ClusterBackend::leader`]
+//! and has no link faults.
 
 use crate::backend::{Cluster, ClusterBackend};
 use crate::experiment::faults::{Fault, Target};
@@ -34,11 +39,14 @@ pub fn unix_ns() -> u128 {
         .unwrap_or(0)
 }
 
+/// The nodes' control endpoint and its inbox.
+type Control<'a, M> = (&'a Endpoint<Wire<M>>, Inbox<Wire<M>>);
+
 /// Runs faults against a cluster.
 pub struct Injector<'a, M> {
     cluster: &'a Cluster,
-    control: &'a Endpoint<Wire<M>>,
-    inbox: Inbox<Wire<M>>,
+    /// The nodes' control endpoint and its inbox (quorumlab nodes only).
+    control: Option<Control<'a, M>>,
     nodes: u32,
     /// Shapes that stay for the whole run (re-applied after every heal).
     baseline: Vec<(u32, LinkShape)>,
@@ -68,8 +76,7 @@ where
     ) -> Self {
         let injector = Injector {
             cluster,
-            control,
-            inbox,
+            control: Some((control, inbox)),
             nodes,
             baseline: cluster.baseline(),
             events: Vec::new(),
@@ -79,6 +86,21 @@ where
         };
         injector.apply_baseline();
         injector
+    }
+
+    /// An injector for `nodes` replicas that have no control endpoint
+    /// (etcd members): process faults only, the leader from the backend.
+    pub fn without_control(cluster: &'a Cluster, nodes: u32) -> Self {
+        Injector {
+            cluster,
+            control: None,
+            nodes,
+            baseline: Vec::new(),
+            events: Vec::new(),
+            reach: None,
+            probes: Vec::new(),
+            traffic: Vec::new(),
+        }
     }
 
     fn apply_baseline(&self) {
@@ -125,24 +147,25 @@ where
 
     /// Asks every node `request` and keeps the answers that `pick` takes,
     /// from the nodes that answer within `wait` (crashed or paused nodes
-    /// never do).
+    /// never do); nothing without a control endpoint.
     async fn ask<T>(
         &mut self,
         request: ControlRequest,
         wait: Duration,
         pick: impl Fn(ControlReply) -> Option<T>,
     ) -> BTreeMap<u32, T> {
-        while self.inbox.try_recv().is_ok() {}
-        for n in 0..self.nodes {
-            let _ = self
-                .control
-                .try_send(PeerIdentity::Node(n), &Wire::Control(request.clone()));
+        let mut answers = BTreeMap::new();
+        let nodes = self.nodes;
+        let Some((control, inbox)) = self.control.as_mut() else {
+            return answers;
+        };
+        while inbox.try_recv().is_ok() {}
+        for n in 0..nodes {
+            let _ = control.try_send(PeerIdentity::Node(n), &Wire::Control(request.clone()));
         }
         let until = Instant::now() + wait;
-        let mut answers = BTreeMap::new();
-        while (answers.len() as u32) < self.nodes {
-            let Ok(Some((from, msg))) = tokio::time::timeout_at(until, self.inbox.recv()).await
-            else {
+        while (answers.len() as u32) < nodes {
+            let Ok(Some((from, msg))) = tokio::time::timeout_at(until, inbox.recv()).await else {
                 break;
             };
             if let (PeerIdentity::Node(n), Wire::ControlReply(reply)) = (from, msg) {
@@ -172,10 +195,19 @@ where
         .await
     }
 
-    /// The current leader, from the nodes' status (highest term wins).
+    /// The current leader, from the nodes' status (highest term wins), or
+    /// without a control endpoint from the backend.
     /// Asks up to four times (a loaded machine can delay a status reply
     /// past one 150 ms round), so a fault is not skipped for a slow answer.
     async fn leader(&mut self) -> Option<u32> {
+        if self.control.is_none() {
+            for _ in 0..4 {
+                if let Some(n) = self.cluster.leader().await {
+                    return Some(n);
+                }
+            }
+            return None;
+        }
         for _ in 0..4 {
             let found = self
                 .statuses(Duration::from_millis(150))
@@ -204,7 +236,9 @@ where
         let result = self.cluster.restart(n).await;
         match &result {
             Ok(()) => {
-                self.control.reconnect(PeerIdentity::Node(n));
+                if let Some((control, _)) = &self.control {
+                    control.reconnect(PeerIdentity::Node(n));
+                }
                 // A new process starts unshaped: give it its baseline back
                 // (queued until the control link reconnects).
                 for (m, shape) in &self.baseline {
@@ -240,7 +274,10 @@ where
     }
 
     fn shape(&self, node: u32, shape: LinkShape) {
-        let _ = self.control.try_send(
+        let Some((control, _)) = &self.control else {
+            return;
+        };
+        let _ = control.try_send(
             PeerIdentity::Node(node),
             &Wire::Control(ControlRequest::Shape(shape)),
         );

@@ -16,6 +16,7 @@ use crate::backend::Backend;
 use crate::experiment::load::{load_plan, Plan, Point};
 use crate::provenance::{sha256_bytes, Provenance};
 use crate::results::{PointKey, ResultsDir};
+use crate::target::Target;
 use crate::testbed::{Testbed, TestbedOptions};
 use analysis::plot::figures::sanitize;
 use anyhow::{bail, Context};
@@ -118,6 +119,21 @@ impl ProtocolVisitor for RunOne<'_> {
             }
         })
     }
+}
+
+/// Runs an etcd point (see [`crate::etcd`]) on its own runtime, like
+/// [`RunOne`] does for quorumlab protocols.
+fn run_etcd(point: &Point, env: &PointEnv<'_>) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        tokio::select! {
+            r = crate::etcd::point::run_etcd_point(point, env) => r.map(|o| Outcome::Load(Box::new(o))),
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(Interrupted)),
+        }
+    })
 }
 
 /// Marker error for Ctrl-C.
@@ -277,6 +293,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if plan
+        .points
+        .iter()
+        .any(|p| p.experiment.protocol == Target::Etcd)
+    {
+        if args.inventory.is_some() {
+            bail!(
+                "protocol etcd: the ansible testbed backend cannot run etcd yet; run etcd experiments without --inventory"
+            );
+        }
+        crate::etcd::cluster::find_etcd()?;
+    }
     let out = args
         .out
         .clone()
@@ -354,16 +382,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 .join("work")
                 .join(format!("{}-r{rep}", sanitize(&point.label)));
             let _ = std::fs::remove_dir_all(&work_dir);
-            let outcome = point.experiment.protocol.visit(RunOne {
-                point,
-                env: PointEnv {
-                    exe: &exe,
-                    cluster_dir: &cluster_dir,
-                    work_dir: &work_dir,
-                    repetition: rep,
-                    backend: &backend,
-                },
-            });
+            let env = PointEnv {
+                exe: &exe,
+                cluster_dir: &cluster_dir,
+                work_dir: &work_dir,
+                repetition: rep,
+                backend: &backend,
+            };
+            let outcome = match point.experiment.protocol {
+                Target::Native(kind) => kind.visit(RunOne { point, env }),
+                Target::Etcd => run_etcd(point, &env),
+            };
             match outcome {
                 Ok(Outcome::Trials(o)) => {
                     record_trials(&mut results, &plan, point, rep, &o)?;

@@ -131,32 +131,48 @@ pub(super) fn read_events(files: &[std::path::PathBuf], zero_unix_ns: u128) -> V
     events
 }
 
-/// Runs one point of protocol `P`.
-pub async fn run_point<P: Protocol>(
-    point: &Point,
-    env: &PointEnv<'_>,
-) -> anyhow::Result<PointOutcome> {
-    let exp = &point.experiment;
-    let spec = exp
-        .workload
-        .clone()
-        .context("this point has no workload to drive")?;
-    let seed = spec.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
-    let mut cluster = start_cluster::<P>(point, env, seed).await?;
-    let result = drive_cluster::<P>(point, &spec, env, &cluster, seed).await;
-    cluster.stop().await;
-    let (driver, faults, traffic) = result?;
-    let files = cluster.event_files().await?;
-    let mut events = read_events(&files, driver.start_unix_ns);
-    for (t, node, kind, detail) in faults {
+/// Adds the harness's own events (`raw`, on the Unix clock) to `events`,
+/// relative to `zero_unix_ns`, and sorts them by time.
+pub(crate) fn on_timeline(events: &mut Vec<TimedEvent>, raw: Vec<FaultEvent>, zero_unix_ns: u128) {
+    for (t, node, kind, detail) in raw {
         events.push(TimedEvent {
-            time_ms: (t as f64 - driver.start_unix_ns as f64) / 1e6,
+            time_ms: (t as f64 - zero_unix_ns as f64) / 1e6,
             node,
             kind,
             detail,
         });
     }
     events.sort_by(|a, b| a.time_ms.total_cmp(&b.time_ms));
+}
+
+/// The point's workload and the seed of this repetition (which varies
+/// the workload's and the nodes' randomness).
+pub(crate) fn point_workload(
+    point: &Point,
+    env: &PointEnv<'_>,
+) -> anyhow::Result<(workloads::WorkloadSpec, u64)> {
+    let spec = point
+        .experiment
+        .workload
+        .clone()
+        .context("this point has no workload to drive")?;
+    let seed = spec.seed ^ u64::from(env.repetition).wrapping_mul(0x51ed);
+    Ok((spec, seed))
+}
+
+/// Runs one point of protocol `P`.
+pub async fn run_point<P: Protocol>(
+    point: &Point,
+    env: &PointEnv<'_>,
+) -> anyhow::Result<PointOutcome> {
+    let (spec, seed) = point_workload(point, env)?;
+    let mut cluster = start_cluster::<P>(point, env, seed).await?;
+    let result = drive_cluster::<P>(point, &spec, env, &cluster, seed).await;
+    cluster.stop().await;
+    let (driver, faults, traffic) = result?;
+    let files = cluster.event_files().await?;
+    let mut events = read_events(&files, driver.start_unix_ns);
+    on_timeline(&mut events, faults, driver.start_unix_ns);
     Ok(PointOutcome {
         spec,
         driver,

@@ -1,69 +1,85 @@
-//! The load driver: thousands of logical clients multiplexed on one QUIC
-//! endpoint, each using its protocol's client logic.
-//!
-//! Open loop: arrivals come from an [`ArrivalSchedule`] of intended times;
-//! an arrival that finds every logical client busy waits in a FIFO backlog,
-//! and its latency still counts from its intended time, so queueing inside
-//! the driver or the system is never hidden. Closed loop: each logical
-//! client issues its next operation as soon as the previous one ends
-//! (labelled `closed` in results). Every operation ends as ok, error or
-//! timeout (after `request_timeout`); none is dropped.
+//! The transport-independent driver loop: arrivals, the backlog, logical
+//! clients, deadlines, recording and history. A [`Transport`] carries the
+//! requests (quorumlab nodes over QUIC, or etcd over gRPC).
 
+use super::{DriverConfig, DriverOutput};
 use crate::arrival::ArrivalSchedule;
 use crate::ops::OpGenerator;
-use crate::reach::{ClientReach, PartitionSides};
+use crate::reach::PartitionSides;
 use crate::recorder::{OpOutcome, Recorder};
 use crate::spec::{Arrival, WorkloadSpec};
-use net::{Endpoint, Inbox, PeerIdentity};
 use protocols::check::{HistoryOp, Outcome};
-use protocols::client::{ClientLogic, ClientRequest, ClientStep};
-use protocols::core::{Cluster, Protocol};
-use protocols::kv::{Command, Response};
+use protocols::client::ClientRequest;
+use protocols::kv::Response;
 use protocols::types::{ClientId, NodeId, RequestId, Time};
-use protocols::wire::Wire;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Settings of one driver process.
-#[derive(Clone, Debug)]
-pub struct DriverConfig {
-    /// This driver's index (client ids are unique across drivers).
-    pub driver: u32,
-    /// Time-series window.
-    pub window: Duration,
-    /// Keep every operation for consistency checking.
-    pub record_history: bool,
-    /// Partitions that split the clients too (see [`crate::reach`]); `None`
-    /// lets every client reach every replica whatever the faults.
-    pub reach: Option<ClientReach>,
-    /// `(k, d)`: this driver is share `k` of `d` drivers running one
-    /// workload together. It runs logical clients `k, k + d, k + 2d, ...`
-    /// of the workload's and `1/d` of its open-loop rate. `(0, 1)` alone.
-    pub share: (u32, u32),
+/// What a transport says about an operation in flight.
+pub(crate) enum Step {
+    /// Nothing to do until an answer or a timer.
+    Wait,
+    /// The request was sent anew just now: arm a fresh attempt timeout.
+    Sent,
+    /// Try again after this long (the transport's `resend` is called then).
+    RetryAfter(Duration),
+    /// The final answer.
+    Done(Response),
+    /// Ended in an error without effect (rejected, or never sent).
+    Rejected,
+    /// Ended in an error after the request may have taken effect.
+    Failed,
 }
 
-/// What a driver measured.
-#[derive(Clone, Debug)]
-pub struct DriverOutput {
-    /// Latency and counts.
-    pub recorder: Recorder,
-    /// Every operation, when history recording is on.
-    pub history: Vec<HistoryOp>,
-    /// Operations issued.
-    pub issued: u64,
-    /// Arrivals that had to wait for a free logical client.
-    pub backlogged: u64,
-    /// Driver process CPU time over wall time during the run (1.0 = one
-    /// core saturated).
-    pub cpu_utilisation: f64,
-    /// Wall-clock time (Unix, ns) of the driver's time zero.
-    pub start_unix_ns: u128,
-    /// Operations issued during partitions, per side (with `reach`).
-    pub partition_sides: PartitionSides,
+/// How one kind of target is reached: where requests go, what an answer
+/// means, when to retry. The driver loop owns everything else.
+#[allow(async_fn_in_trait)]
+pub(crate) trait Transport {
+    /// Per-logical-client state.
+    type Client;
+    /// One incoming answer.
+    type Reply;
+    /// The state of logical client `index`, whose id is `id`.
+    fn client(&mut self, index: usize, id: ClientId) -> Self::Client;
+    /// Sends a new request of client `c` (the transport may fill in
+    /// protocol fields of `request` first).
+    async fn start(
+        &mut self,
+        c: usize,
+        client: &mut Self::Client,
+        request: &mut ClientRequest,
+    ) -> Step;
+    /// The current attempt got no answer within the attempt timeout.
+    async fn attempt_timeout(
+        &mut self,
+        c: usize,
+        client: &mut Self::Client,
+        request: &ClientRequest,
+    ) -> Step;
+    /// A `RetryAfter` delay is over: send again.
+    async fn resend(
+        &mut self,
+        c: usize,
+        client: &mut Self::Client,
+        request: &ClientRequest,
+    ) -> Step;
+    /// Waits for the next answers (cancel-safe); `None` when no more can
+    /// come.
+    async fn recv(&mut self) -> Option<Vec<Self::Reply>>;
+    /// The request a reply answers.
+    fn addressee(reply: &Self::Reply) -> RequestId;
+    /// An answer to client `c`'s current request.
+    async fn on_reply(
+        &mut self,
+        c: usize,
+        client: &mut Self::Client,
+        request: &ClientRequest,
+        reply: Self::Reply,
+    ) -> Step;
+    /// Client `c`'s operation ended (however it ended).
+    fn finish(&mut self, client: &mut Self::Client, id: RequestId);
 }
 
 struct InFlight {
@@ -77,7 +93,7 @@ struct InFlight {
 
 struct Logical<C> {
     id: ClientId,
-    logic: C,
+    state: C,
     ops: OpGenerator,
     next_seq: u64,
     current: Option<InFlight>,
@@ -87,7 +103,7 @@ struct Logical<C> {
 enum TimerKind {
     /// Resend after a back-off.
     Resend,
-    /// The attempt got no answer: ask the client logic.
+    /// The attempt got no answer: ask the transport.
     AttemptTimeout,
     /// The whole operation is out of time.
     Deadline,
@@ -108,13 +124,18 @@ fn cpu_seconds() -> f64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-struct Driver<P: Protocol> {
+/// The replica logical client `c` lives beside, for partitions that split
+/// the clients too (and for etcd, the member it talks to first).
+pub(crate) fn home(c: usize, cluster_size: u32) -> NodeId {
+    (c as u64 % u64::from(cluster_size.max(1))) as NodeId
+}
+
+struct Driver<T: Transport> {
     spec: WorkloadSpec,
     cfg: DriverConfig,
-    endpoint: Endpoint<Wire<P::Message>>,
-    clients: Vec<Logical<P::Client>>,
+    transport: T,
+    clients: Vec<Logical<T::Client>>,
     id_base: u64,
-    rng: ChaCha8Rng,
     timers: BinaryHeap<Timer>,
     idle: VecDeque<usize>,
     backlog: VecDeque<Duration>,
@@ -128,7 +149,7 @@ struct Driver<P: Protocol> {
     sides: PartitionSides,
 }
 
-impl<P: Protocol> Driver<P> {
+impl<T: Transport> Driver<T> {
     fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
@@ -138,42 +159,16 @@ impl<P: Protocol> Driver<P> {
         usize::try_from(i).ok().filter(|&i| i < self.clients.len())
     }
 
-    /// The replica client `c` lives beside, for partitions that split the
-    /// clients too.
     fn home(&self, c: usize) -> NodeId {
-        (c as u64 % u64::from(self.cluster_size.max(1))) as NodeId
+        home(c, self.cluster_size)
     }
 
-    /// Whether client `c` can reach replica `node` now.
-    fn reaches(&self, c: usize, node: NodeId) -> bool {
-        self.cfg
-            .reach
-            .as_ref()
-            .is_none_or(|r| r.can_reach(self.home(c), node))
-    }
-
-    /// Sends client `c`'s request to `targets`. A target across a partition
-    /// that splits the clients counts as sent: the message is lost, as any
-    /// message across a partition, and the attempt times out.
-    async fn send_to(&mut self, c: usize, targets: Vec<NodeId>, request: &ClientRequest) -> bool {
-        let mut ok = false;
-        let msg = Wire::Request(request.clone());
-        for t in targets {
-            if t < self.cluster_size && !self.reaches(c, t) {
-                ok = true;
-                continue;
-            }
-            if t < self.cluster_size
-                && self
-                    .endpoint
-                    .send(PeerIdentity::Node(t), &msg)
-                    .await
-                    .is_ok()
-            {
-                ok = true;
-            }
-        }
-        ok
+    fn arm(&mut self, c: usize, at: Instant, attempt: u32, kind: TimerKind) {
+        let Some(op) = self.clients[c].current.as_ref() else {
+            return;
+        };
+        self.timers
+            .push(Reverse((at, c, op.request.id.seq, attempt, kind)));
     }
 
     /// Starts an operation on idle client `c`, meant to start at `intended`.
@@ -187,13 +182,15 @@ impl<P: Protocol> Driver<P> {
         };
         client.next_seq += 1;
         let mut request = ClientRequest::new(id, command);
-        client.logic.prepare(&mut request);
-        let targets = client.logic.route(&request, &mut self.rng);
         let home = self.home(c);
         let side = self.cfg.reach.as_ref().and_then(|r| r.side_label(home));
         let client = &mut self.clients[c];
+        let step = self
+            .transport
+            .start(c, &mut client.state, &mut request)
+            .await;
         client.current = Some(InFlight {
-            request: request.clone(),
+            request,
             intended,
             sent,
             attempt: 0,
@@ -201,33 +198,27 @@ impl<P: Protocol> Driver<P> {
         });
         self.issued += 1;
         let now = Instant::now();
-        self.timers.push(Reverse((
-            now + self.attempt_timeout,
-            c,
-            id.seq,
-            0,
-            TimerKind::AttemptTimeout,
-        )));
+        self.arm(c, now + self.attempt_timeout, 0, TimerKind::AttemptTimeout);
         let deadline = self.start + intended + self.spec.request_timeout;
-        self.timers.push(Reverse((
-            deadline.max(now),
-            c,
-            id.seq,
-            0,
-            TimerKind::Deadline,
-        )));
-        if !self.send_to(c, targets, &request).await {
-            self.finish(c, OpOutcome::Error, None);
-        }
+        self.arm(c, deadline.max(now), 0, TimerKind::Deadline);
+        self.handle_step(c, step);
     }
 
     /// Ends client `c`'s operation and gives the client its next one.
-    fn finish(&mut self, c: usize, outcome: OpOutcome, response: Option<Response>) {
+    /// `maybe_applied` records an error as of unknown effect in the history.
+    fn finish(
+        &mut self,
+        c: usize,
+        outcome: OpOutcome,
+        response: Option<Response>,
+        maybe_applied: bool,
+    ) {
         let now = self.elapsed();
         let Some(op) = self.clients[c].current.take() else {
             return;
         };
-        self.clients[c].logic.finish(op.request.id);
+        let client = &mut self.clients[c];
+        self.transport.finish(&mut client.state, op.request.id);
         self.recorder.record(op.intended, op.sent, now, outcome);
         if let Some(label) = &op.side {
             let home = self.home(c);
@@ -261,9 +252,8 @@ impl<P: Protocol> Driver<P> {
                 ret: nanos(now),
                 outcome: match (outcome, response) {
                     (OpOutcome::Ok, Some(r)) => Outcome::Ok(r),
-                    // Errors are failures to send at all, or rejections:
-                    // either way the operation had no effect.
-                    (OpOutcome::Error, _) => Outcome::Fail,
+                    // Rejections and failures to send had no effect.
+                    (OpOutcome::Error, _) if !maybe_applied => Outcome::Fail,
                     _ => Outcome::Unknown,
                 },
             });
@@ -271,36 +261,32 @@ impl<P: Protocol> Driver<P> {
         self.idle.push_back(c);
     }
 
-    async fn handle_step(&mut self, c: usize, step: ClientStep) {
-        match step {
-            ClientStep::Wait => {}
-            ClientStep::Final(response) => self.finish(c, OpOutcome::Ok, Some(response)),
-            // Rejected without effect: an error, and `fail` in the history.
-            ClientStep::Failed { .. } => self.finish(c, OpOutcome::Error, None),
-            ClientStep::Resend { to, after } => {
-                let Some(op) = self.clients[c].current.as_mut() else {
-                    return;
-                };
-                op.attempt += 1;
-                let (seq, attempt) = (op.request.id.seq, op.attempt);
-                let request = op.request.clone();
-                let now = Instant::now();
-                if after.is_zero() {
-                    self.send_to(c, to, &request).await;
-                    self.timers.push(Reverse((
-                        now + self.attempt_timeout,
-                        c,
-                        seq,
-                        attempt,
-                        TimerKind::AttemptTimeout,
-                    )));
-                } else {
-                    // Remember where to resend: ask the logic again then.
-                    self.timers
-                        .push(Reverse((now + after, c, seq, attempt, TimerKind::Resend)));
-                    let _ = to;
-                }
+    /// Acts on what the transport said about client `c`'s operation.
+    fn handle_step(&mut self, c: usize, step: Step) {
+        let retry = |d: &mut Self, after: Option<Duration>| {
+            let Some(op) = d.clients[c].current.as_mut() else {
+                return;
+            };
+            op.attempt += 1;
+            let attempt = op.attempt;
+            let now = Instant::now();
+            match after {
+                None => d.arm(
+                    c,
+                    now + d.attempt_timeout,
+                    attempt,
+                    TimerKind::AttemptTimeout,
+                ),
+                Some(after) => d.arm(c, now + after, attempt, TimerKind::Resend),
             }
+        };
+        match step {
+            Step::Wait => {}
+            Step::Sent => retry(self, None),
+            Step::RetryAfter(after) => retry(self, Some(after)),
+            Step::Done(response) => self.finish(c, OpOutcome::Ok, Some(response), false),
+            Step::Rejected => self.finish(c, OpOutcome::Error, None, false),
+            Step::Failed => self.finish(c, OpOutcome::Error, None, true),
         }
     }
 
@@ -311,36 +297,43 @@ impl<P: Protocol> Driver<P> {
         if !matches {
             return;
         }
-        match kind {
-            TimerKind::Deadline => self.finish(c, OpOutcome::Timeout, None),
-            TimerKind::AttemptTimeout | TimerKind::Resend => {
-                let Some(id) = self.clients[c].current.as_ref().map(|op| op.request.id) else {
-                    return;
-                };
-                let client = &mut self.clients[c];
-                let step = if kind == TimerKind::Resend {
-                    let targets = client.logic.route(
-                        &client
-                            .current
-                            .as_ref()
-                            .map(|o| o.request.clone())
-                            .unwrap_or(ClientRequest {
-                                id,
-                                command: Command::Get { key: 0 },
-                                context: None,
-                            }),
-                        &mut self.rng,
-                    );
-                    ClientStep::Resend {
-                        to: targets,
-                        after: Duration::ZERO,
-                    }
-                } else {
-                    client.logic.on_timeout(id, &mut self.rng)
-                };
-                self.handle_step(c, step).await;
+        let client = &mut self.clients[c];
+        let Some(op) = client.current.as_ref() else {
+            return;
+        };
+        let step = match kind {
+            TimerKind::Deadline => {
+                self.finish(c, OpOutcome::Timeout, None, true);
+                return;
             }
-        }
+            TimerKind::Resend => {
+                self.transport
+                    .resend(c, &mut client.state, &op.request)
+                    .await
+            }
+            TimerKind::AttemptTimeout => {
+                self.transport
+                    .attempt_timeout(c, &mut client.state, &op.request)
+                    .await
+            }
+        };
+        self.handle_step(c, step);
+    }
+
+    async fn on_reply(&mut self, reply: T::Reply) {
+        let id = T::addressee(&reply);
+        let Some(c) = self.client_index(id.client) else {
+            return;
+        };
+        let client = &mut self.clients[c];
+        let Some(op) = client.current.as_ref().filter(|op| op.request.id == id) else {
+            return;
+        };
+        let step = self
+            .transport
+            .on_reply(c, &mut client.state, &op.request, reply)
+            .await;
+        self.handle_step(c, step);
     }
 
     /// Gives idle clients the arrivals that are due (open loop) or their
@@ -364,21 +357,19 @@ impl<P: Protocol> Driver<P> {
     }
 }
 
-/// Runs `spec` against the cluster reachable through `endpoint` (already
-/// given the nodes' addresses), and returns what it measured.
-pub async fn drive<P: Protocol>(
+/// Runs `spec` through `transport` against a cluster of `cluster_size`
+/// replicas, and returns what it measured.
+pub(crate) async fn run<T: Transport>(
     spec: &WorkloadSpec,
-    cluster: &Cluster,
-    protocol_config: &P::Config,
-    endpoint: Endpoint<Wire<P::Message>>,
-    mut inbox: Inbox<Wire<P::Message>>,
+    cluster_size: u32,
+    mut transport: T,
     cfg: DriverConfig,
 ) -> DriverOutput {
     let logical = spec.logical_clients();
     let (share, shares) = (u64::from(cfg.share.0), u64::from(cfg.share.1.max(1)));
     let id_base = u64::from(cfg.driver) * 10_000_000;
     let slots = (share..logical).step_by(shares as usize);
-    let clients: Vec<Logical<P::Client>> =
+    let clients: Vec<Logical<T::Client>> =
         OpGenerator::for_slots(spec, slots, logical, |i| id_base + (i - share) / shares + 1)
             .into_iter()
             .enumerate()
@@ -386,7 +377,7 @@ pub async fn drive<P: Protocol>(
                 let id = id_base + i as u64 + 1;
                 Logical {
                     id,
-                    logic: P::client(cluster, protocol_config, id),
+                    state: transport.client(i, id),
                     ops,
                     next_seq: 1,
                     current: None,
@@ -402,28 +393,26 @@ pub async fn drive<P: Protocol>(
         )),
         Arrival::Closed { .. } => None,
     };
-    let attempt_timeout = spec.attempt_timeout;
     let start_unix_ns = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let cpu_start = cpu_seconds();
-    let mut d = Driver::<P> {
+    let mut d = Driver::<T> {
         recorder: Recorder::new(cfg.window, spec.measured()),
         spec: spec.clone(),
-        endpoint,
+        transport,
         idle: (0..clients.len()).collect(),
         clients,
         id_base,
-        rng: ChaCha8Rng::seed_from_u64(spec.seed ^ 0xd71e),
         timers: BinaryHeap::new(),
         backlog: VecDeque::new(),
         start: Instant::now(),
         history: Vec::new(),
         issued: 0,
         backlogged: 0,
-        attempt_timeout,
-        cluster_size: cluster.size,
+        attempt_timeout: spec.attempt_timeout,
+        cluster_size,
         cfg,
         sides: PartitionSides::new(),
     };
@@ -457,29 +446,10 @@ pub async fn drive<P: Protocol>(
             .min()
             .unwrap_or(hard_stop);
         tokio::select! {
-            msg = inbox.recv() => {
-                let Some((from, wire)) = msg else { break };
-                let mut batch = vec![(from, wire)];
-                while batch.len() < 256 {
-                    match inbox.try_recv() {
-                        Ok(m) => batch.push(m),
-                        Err(_) => break,
-                    }
-                }
-                for (_, wire) in batch {
-                    if let Wire::Reply(reply) = wire {
-                        let Some(c) = d.client_index(reply.id.client) else { continue };
-                        // A reply from across a client partition is lost.
-                        if !d.reaches(c, reply.from) {
-                            continue;
-                        }
-                        let current = d.clients[c].current.as_ref().map(|op| op.request.id);
-                        if current != Some(reply.id) {
-                            continue;
-                        }
-                        let step = d.clients[c].logic.on_reply(&reply, &mut d.rng);
-                        d.handle_step(c, step).await;
-                    }
+            batch = d.transport.recv() => {
+                let Some(batch) = batch else { break };
+                for reply in batch {
+                    d.on_reply(reply).await;
                 }
             }
             () = tokio::time::sleep_until(wake) => {
@@ -497,7 +467,7 @@ pub async fn drive<P: Protocol>(
     // Whatever is still outstanding at the hard stop timed out.
     for c in 0..d.clients.len() {
         if d.clients[c].current.is_some() {
-            d.finish(c, OpOutcome::Timeout, None);
+            d.finish(c, OpOutcome::Timeout, None, true);
         }
     }
     let wall = d.start.elapsed().as_secs_f64().max(1e-9);
