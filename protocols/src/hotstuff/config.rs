@@ -13,7 +13,10 @@ pub struct HotstuffConfig {
     /// How long a replica that knows of work (a request not yet executed,
     /// or an uncommitted block with requests) waits in a view before it
     /// gives up on the view's leader. Doubles with every view that ends
-    /// without a commit, up to 8 times. Default 200 ms.
+    /// without a commit, up to 8 times; a sixteenth of it for the first
+    /// view after a commit if its leader is suspected (this replica gave
+    /// up on two of its views and has not heard from it since). Default
+    /// 200 ms.
     #[serde(with = "crate::durations")]
     pub view_timeout: Duration,
     /// Period of status reports (view and highest QC, which also brings

@@ -35,7 +35,14 @@ impl Hotstuff {
         }
         let leader = self.leader_of(self.pace.view);
         if leader != self.id && from_client {
-            self.send(ctx, leader, HotstuffMessage::Request(request));
+            if self.pace.suspected(leader) {
+                // The leader is probably down: only this replica would know
+                // of the request and run a view timer, and one timeout does
+                // not move the others. Everyone will, and will forward it.
+                self.bcast(ctx, HotstuffMessage::Request(request));
+            } else {
+                self.send(ctx, leader, HotstuffMessage::Request(request));
+            }
         }
         self.arm_view_timer(ctx, false);
         self.try_propose(ctx);

@@ -163,17 +163,31 @@ fn certificates_are_checked() {
 fn the_view_timeout_backs_off_exponentially_and_resets_on_progress() {
     let base = Duration::from_millis(100);
     let mut p = Pacemaker::new(base);
-    assert_eq!(p.timeout(), base);
+    assert_eq!(p.timeout(0), base);
     assert_eq!(p.timed_out(), 2);
-    assert_eq!(p.timeout(), base * 2);
+    assert_eq!(p.timeout(0), base * 2);
     p.timed_out();
-    assert_eq!(p.timeout(), base * 4);
+    assert_eq!(p.timeout(0), base * 4);
     for _ in 0..10 {
         p.timed_out();
     }
-    assert_eq!(p.timeout(), base * 8, "capped");
+    assert_eq!(p.timeout(0), base * 8, "capped");
     p.progress();
-    assert_eq!(p.timeout(), base);
+    assert_eq!(p.timeout(0), base);
+    // A leader this replica gave up on twice gets a sixteenth, until
+    // heard from.
+    p.suspect(1);
+    assert_eq!(p.timeout(1), base);
+    p.suspect(1);
+    assert_eq!((p.timeout(1), p.timeout(2)), (base / 16, base));
+    p.trust(1);
+    assert_eq!(p.timeout(1), base);
+    // Only after a commit: with a back-off it waits as long as the rest.
+    p.suspect(1);
+    p.suspect(1);
+    p.timed_out();
+    assert_eq!(p.timeout(1), base * 2);
+    p.progress();
     // f + 1 = 2 timeouts for later views move the replica up to the
     // highest view both want.
     let view = p.view;
