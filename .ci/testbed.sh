@@ -82,7 +82,9 @@ if [ ! -x "$VENV/bin/ansible-playbook" ] || [ ! -x "$VENV/bin/ansible-lint" ]; t
   "$VENV/bin/pip" install -q ansible-core ansible-lint
 fi
 export PATH="$VENV/bin:$PATH"
-ansible-playbook --version | head -n 1
+# Not piped into head: ansible dies of a broken pipe when head exits first.
+ansible-playbook --version >"$TMP/ansible-version.txt"
+head -n 1 "$TMP/ansible-version.txt"
 cargo build --bin qlab
 QLAB=$TARGET/debug/qlab
 
