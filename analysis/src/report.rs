@@ -296,6 +296,9 @@ pub fn write_report(dir: &Path, opts: PlotOptions) -> Result<PathBuf, PlotError>
             table_html(&summary, &[])
         );
     }
+    if let Some(w) = driver_warning(&summary) {
+        h.push_str(&w);
+    }
     if let Some(sat) = saturation_html(&summary, opts.slo_ms) {
         h.push_str("<h2>Saturation</h2>");
         h.push_str(&sat);
@@ -343,9 +346,50 @@ pub fn write_report(dir: &Path, opts: PlotOptions) -> Result<PathBuf, PlotError>
     Ok(path)
 }
 
+/// Above this share of one core, a driver may be what limits a point.
+const DRIVER_BUSY_PERCENT: f64 = 90.0;
+
+/// A warning naming the points whose driver was (nearly) saturated: there
+/// the measured throughput and latency may be the driver's, not the
+/// system's.
+fn driver_warning(summary: &ResultTable) -> Option<String> {
+    let busy: Vec<String> = summary
+        .iter()
+        .filter_map(|r| {
+            let cpu = r.num("driver_cpu_percent")?;
+            (cpu >= DRIVER_BUSY_PERCENT).then(|| format!("{} ({cpu:.0}%)", r.text("point")))
+        })
+        .collect();
+    if busy.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "<p><strong>Warning:</strong> the load driver used at least {DRIVER_BUSY_PERCENT:.0}% of a core at {}: there it may be the bottleneck, not the system under test. Add driver hosts (the inventory's <code>drivers</code> group) or lower the load.</p>",
+        escape(&busy.join(", "))
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saturated_driver_is_named() {
+        let table = |cpu: &str| ResultTable {
+            columns: vec!["point".into(), "driver_cpu_percent".into()],
+            rows: vec![
+                vec!["rate=100".into(), "12.5".into()],
+                vec!["rate=9000".into(), cpu.into()],
+            ],
+        };
+        let w = driver_warning(&table("97.0")).unwrap();
+        assert!(
+            w.contains("rate=9000 (97%)") && !w.contains("rate=100"),
+            "{w}"
+        );
+        assert!(driver_warning(&table("80")).is_none());
+        assert!(driver_warning(&ResultTable::default()).is_none());
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
