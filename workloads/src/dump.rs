@@ -83,7 +83,8 @@ pub struct RecorderDump {
     pub counts: (u64, u64, u64),
 }
 
-fn nanos(d: Duration) -> u64 {
+/// A duration in whole nanoseconds (saturating: dumps hold `u64`).
+pub(crate) fn ns_of(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -161,14 +162,6 @@ pub fn merge(
     }
     all.history.sort_by_key(|op| (op.invoke, op.client));
     Ok(Some(all))
-}
-
-pub(crate) fn duration_of(ns: u64) -> Duration {
-    Duration::from_nanos(ns)
-}
-
-pub(crate) fn ns_of(d: Duration) -> u64 {
-    nanos(d)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 //! by adding histograms: percentiles are only ever read from a merged
 //! histogram, never averaged.
 
-use crate::dump::{duration_of, ns_of, Counts, DumpError, RecorderDump, WindowDump};
+use crate::dump::{ns_of, Counts, DumpError, RecorderDump, WindowDump};
 use crate::hgrm::percentile_distribution;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -397,8 +397,11 @@ impl Recorder {
     /// Rebuilds a recorder from [`Recorder::dump`]'s output.
     pub fn undump(d: &RecorderDump) -> Result<Recorder, DumpError> {
         let mut r = Recorder::new(
-            duration_of(d.window_ns),
-            (duration_of(d.measured_ns.0), duration_of(d.measured_ns.1)),
+            Duration::from_nanos(d.window_ns),
+            (
+                Duration::from_nanos(d.measured_ns.0),
+                Duration::from_nanos(d.measured_ns.1),
+            ),
         );
         if d.windows.len() > MAX_WINDOWS {
             return Err(DumpError::Value(format!("{} windows", d.windows.len())));
