@@ -96,6 +96,47 @@ pub struct Provenance {
     /// point's resolved experiment can be rebuilt (e.g. by `qlab pbs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<serde_yaml::Value>,
+    /// Third-party systems the run measured (etcd), so their rows can be
+    /// traced to an exact build too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalBinary>,
+}
+
+/// A third-party binary a run started (for example `etcd`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ExternalBinary {
+    /// What it is (`etcd`).
+    pub name: String,
+    /// Where it was found.
+    pub path: String,
+    /// First line of its `--version` output, if it has one.
+    pub version: Option<String>,
+    /// SHA-256 of the binary.
+    pub sha256: Option<String>,
+}
+
+impl ExternalBinary {
+    /// Describes the binary at `path`: its version (from `--version`) and
+    /// hash. Failing to learn either leaves it empty, never fails the run.
+    pub fn describe(name: &str, path: &Path) -> ExternalBinary {
+        let version = Command::new(path)
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(|l| l.trim().to_string())
+            });
+        ExternalBinary {
+            name: name.to_string(),
+            path: path.display().to_string(),
+            version,
+            sha256: sha256_file(path).ok(),
+        }
+    }
 }
 
 fn git(args: &[&str]) -> Option<String> {
@@ -137,6 +178,7 @@ impl Provenance {
             hosts: vec![HostFacts::local("controller,node,driver")],
             experiment,
             sweep: None,
+            external: Vec::new(),
         }
     }
 
@@ -175,6 +217,26 @@ mod tests {
         let p = Provenance::collect(serde_yaml::Value::from("x"), sha256_bytes(b"x"));
         p.write(&dir).unwrap();
         assert_eq!(Provenance::read(&dir).unwrap(), Some(p));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn external_binaries_carry_their_version_and_hash() {
+        let dir = std::env::temp_dir().join(format!("qlab-ext-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("fake-etcd");
+        std::fs::write(
+            &exe,
+            "#!/bin/sh\necho 'etcd Version: 9.9.9'\necho 'Git SHA: x'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let b = ExternalBinary::describe("etcd", &exe);
+        assert_eq!(b.version.as_deref(), Some("etcd Version: 9.9.9"));
+        assert_eq!(b.sha256, Some(sha256_file(&exe).unwrap()));
+        let missing = ExternalBinary::describe("etcd", &dir.join("absent"));
+        assert_eq!((missing.version, missing.sha256), (None, None));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

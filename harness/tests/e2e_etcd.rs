@@ -117,6 +117,20 @@ fn etcd_runs_with_a_leader_crash_like_any_protocol() {
     assert!(o.status.success(), "qlab check failed:\n{}", text(&o));
     assert!(text(&o).contains("linearizable"), "{}", text(&o));
 
+    // provenance.yaml names the etcd build that was measured.
+    let provenance: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(out.join("provenance.yaml")).unwrap())
+            .unwrap();
+    let etcd = &provenance["external"][0];
+    assert_eq!(etcd["name"].as_str(), Some("etcd"), "{provenance:?}");
+    assert!(
+        etcd["version"]
+            .as_str()
+            .is_some_and(|v| v.contains("etcd Version")),
+        "{etcd:?}"
+    );
+    assert_eq!(etcd["sha256"].as_str().map(str::len), Some(64), "{etcd:?}");
+
     // The same files with the same columns as a quorumlab protocol's.
     let raft_file = dir.join("raft.yaml");
     std::fs::write(

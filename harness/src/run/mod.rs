@@ -293,6 +293,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let mut external = Vec::new();
     if plan
         .points
         .iter()
@@ -303,7 +304,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 "protocol etcd: the ansible testbed backend cannot run etcd yet; run etcd experiments without --inventory"
             );
         }
-        crate::etcd::cluster::find_etcd()?;
+        external.push(crate::provenance::ExternalBinary::describe(
+            "etcd",
+            &crate::etcd::cluster::find_etcd()?,
+        ));
     }
     let out = args
         .out
@@ -330,6 +334,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => {
             let mut p = Provenance::collect(plan.document.clone(), digest);
             p.sweep = plan.sweep.clone();
+            p.external = external;
             if let Backend::Testbed(tb) = &backend {
                 for h in &mut p.hosts {
                     h.role = "controller,driver".into();
