@@ -15,6 +15,7 @@ const KEY_COLUMNS: &[&str] = &[
     "protocol",
     "nodes",
     "durability",
+    "auth",
     "load",
     "offered_ops_per_s",
     "achieved_ops_per_s",

@@ -53,6 +53,8 @@ fn pbft_and_hotstuff_replace_a_crashed_leader_over_quic() {
         hotstuff["point"].contains("auth=signatures"),
         "{hotstuff:?}"
     );
+    // The results say which authentication mode each row ran with.
+    assert_eq!(hotstuff["auth"], "signatures", "{hotstuff:?}");
 
     // While the crashed replica is down (2 s to 5 s), operations complete.
     let series = read_csv(&out.join("timeseries.csv"));

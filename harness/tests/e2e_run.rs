@@ -48,6 +48,10 @@ fn tiny_experiment_writes_sane_results_for_both_protocols() {
         assert_eq!(f("errors"), 0.0, "{row:?}");
         assert_eq!(f("timeouts"), 0.0, "{row:?}");
         assert_eq!(row["durability"], "memory");
+        assert_eq!(
+            row["auth"], "none",
+            "crash-tolerant protocols have no auth knob"
+        );
         assert_eq!(row["simulated"], "false");
         assert_eq!(row["load"], "open");
     }

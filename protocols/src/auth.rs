@@ -72,6 +72,23 @@ fn signing_key(seed: u64, id: NodeId) -> SigningKey {
     SigningKey::from_bytes(&derive(b"ed25519", seed, &[id]))
 }
 
+impl AuthMode {
+    /// The name used in configurations and result columns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::None => "none",
+            AuthMode::Mac => "mac",
+            AuthMode::Signatures => "signatures",
+        }
+    }
+}
+
+impl std::fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Keyring {
     /// The keys of replica `id` in a cluster of `n`, derived from `seed`.
     /// Only [`AuthMode::Signatures`] derives ed25519 keys (which costs a

@@ -400,6 +400,14 @@ pub trait Protocol: Sized {
         let _ = config;
         Timing::default()
     }
+
+    /// How replicas authenticate what they say to each other under
+    /// `config` (a column of `summary.csv`). Protocols without an
+    /// authentication knob rely on the transport alone: none.
+    fn auth(config: &Self::Config) -> crate::auth::AuthMode {
+        let _ = config;
+        crate::auth::AuthMode::None
+    }
 }
 
 /// Leader-related timing of a protocol configuration.

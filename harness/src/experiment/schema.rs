@@ -241,6 +241,15 @@ impl protocols::registry::ProtocolVisitor for SupportsCas {
     }
 }
 
+struct AuthOf<'a>(&'a serde_yaml::Value);
+
+impl protocols::registry::ProtocolVisitor for AuthOf<'_> {
+    type Output = Result<protocols::auth::AuthMode, String>;
+    fn visit<P: protocols::Protocol>(self) -> Self::Output {
+        protocol_config::<P>(self.0).map(|c| P::auth(&c))
+    }
+}
+
 struct HeartbeatOf<'a>(&'a serde_yaml::Value);
 
 impl protocols::registry::ProtocolVisitor for HeartbeatOf<'_> {
@@ -260,6 +269,16 @@ impl Experiment {
                 .heartbeat()?
                 .ok_or_else(|| "trials.crash_within: required for this protocol".to_string()),
         }
+    }
+
+    /// How the replicas authenticate their messages (the `auth` column):
+    /// the protocol's `auth` knob, `none` for protocols without one and
+    /// for external targets.
+    pub fn auth_mode(&self) -> protocols::auth::AuthMode {
+        self.protocol
+            .native()
+            .and_then(|k| k.visit(AuthOf(&self.protocol_config)).ok())
+            .unwrap_or_default()
     }
 
     /// The protocol's heartbeat interval, if it has one (etcd: none here).

@@ -12,6 +12,7 @@ const SUMMARY_HEAD: &[&str] = &[
     "protocol",
     "nodes",
     "durability",
+    "auth",
     "backend",
     "simulated",
     "load",
@@ -98,6 +99,7 @@ pub fn head_cols(point: &Point, repetition: u32, load: &str) -> Row {
         ("protocol", e.protocol.to_string()),
         ("nodes", e.nodes.to_string()),
         ("durability", e.durability.to_string()),
+        ("auth", e.auth_mode().to_string()),
         (
             "backend",
             if simulated { "sim" } else { point.backend }.into(),

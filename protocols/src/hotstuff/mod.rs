@@ -321,6 +321,10 @@ impl Protocol for Hotstuff {
         }
     }
 
+    fn auth(config: &HotstuffConfig) -> crate::auth::AuthMode {
+        config.auth
+    }
+
     fn is_faulty(config: &HotstuffConfig, node: NodeId) -> bool {
         config.byzantine_kind(node).is_some()
     }
