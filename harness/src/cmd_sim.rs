@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use protocols::registry::{ProtocolKind, ProtocolVisitor};
-use protocols::sim::{SimConfig, Simulation};
+use protocols::sim::{CpuModel, Measured, SimConfig, Simulation};
 use protocols::Protocol;
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,57 @@ pub struct SimArgs {
     /// and bytes per completed operation.
     #[arg(long)]
     traffic: bool,
+    /// Most think time between a client's operations, in milliseconds
+    /// (default: the simulator's own, 5 ms); 0 makes clients closed-loop
+    /// with no pause, for throughput.
+    #[arg(long)]
+    think_ms: Option<u64>,
+    /// Keys the clients draw from (default: the simulator's own, 8, which
+    /// makes the linearizability check sharp but slow with many clients;
+    /// use hundreds for throughput runs with many clients).
+    #[arg(long)]
+    keys: Option<u64>,
+    /// Model each replica as one core that spends this many microseconds
+    /// on every input it handles (enables the CPU model; see also
+    /// `--cpu-per-message-us` and `--cpu-per-kib-us`). Without a CPU
+    /// model processing is free and throughput reflects only delays.
+    #[arg(long)]
+    cpu_per_input_us: Option<f64>,
+    /// With the CPU model: microseconds per message a replica sends.
+    #[arg(long, default_value_t = 0.0)]
+    cpu_per_message_us: f64,
+    /// With the CPU model: microseconds per KiB a replica sends to
+    /// replicas (encoded size).
+    #[arg(long, default_value_t = 0.0)]
+    cpu_per_kib_us: f64,
+    /// Append one CSV row (protocol, nodes, config, seeds, simulated
+    /// throughput and latency, messages and bytes per operation) to this
+    /// file, writing the header first if the file is new.
+    #[arg(long)]
+    summary_csv: Option<std::path::PathBuf>,
+}
+
+impl SimArgs {
+    /// The CPU model the flags describe, if any.
+    fn cpu(&self) -> anyhow::Result<Option<CpuModel>> {
+        let us = |name: &str, v: f64| -> anyhow::Result<Duration> {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("--{name}: {v} is not a non-negative number of microseconds");
+            }
+            Ok(Duration::from_secs_f64(v / 1e6))
+        };
+        let Some(per_input) = self.cpu_per_input_us else {
+            if self.cpu_per_message_us != 0.0 || self.cpu_per_kib_us != 0.0 {
+                bail!("--cpu-per-message-us and --cpu-per-kib-us need --cpu-per-input-us (which enables the CPU model)");
+            }
+            return Ok(None);
+        };
+        Ok(Some(CpuModel {
+            per_input: us("cpu-per-input-us", per_input)?,
+            per_message: us("cpu-per-message-us", self.cpu_per_message_us)?,
+            per_kib: us("cpu-per-kib-us", self.cpu_per_kib_us)?,
+        }))
+    }
 }
 
 struct RunSeeds<'a>(&'a SimArgs);
@@ -58,6 +109,8 @@ impl ProtocolVisitor for RunSeeds<'_> {
         let (mut sent, mut bytes) = (0u64, 0u64);
         let config: P::Config = crate::experiment::schema::protocol_config_text::<P>(&args.config)?;
         let (mut judged, mut stale) = (0u64, 0u64);
+        let cpu = args.cpu()?;
+        let mut load = LoadFigures::default();
         for seed in args.first_seed..args.first_seed.saturating_add(args.seeds) {
             let mut cfg = if args.calm {
                 SimConfig::calm(seed, args.nodes)
@@ -70,7 +123,14 @@ impl ProtocolVisitor for RunSeeds<'_> {
             if let Some(c) = args.clients {
                 cfg.clients = c;
             }
-            cfg.count_bytes = args.traffic;
+            cfg.count_bytes = args.traffic || args.summary_csv.is_some();
+            cfg.cpu = cpu;
+            if let Some(k) = args.keys {
+                cfg.keys = k.max(1);
+            }
+            if let Some(t) = args.think_ms {
+                cfg.think_time_max = Duration::from_millis(t);
+            }
             let report = Simulation::<P>::new(cfg, config.clone()).run();
             sent += report.stats.messages_sent;
             bytes += report.stats.bytes_sent;
@@ -79,6 +139,7 @@ impl ProtocolVisitor for RunSeeds<'_> {
             messages += report.stats.messages_delivered;
             judged += report.stats.reads_judged;
             stale += report.stats.stale_reads;
+            load.add(&report.measured);
             if !report.passed() {
                 // Full reports for the first few failures; seeds for the rest.
                 if failed.len() < 3 {
@@ -116,6 +177,42 @@ impl ProtocolVisitor for RunSeeds<'_> {
                 args.nodes
             );
         }
+        if load.ops > 0 {
+            println!(
+                "{}: {:.0} ops/s simulated, latency p50 {:.2} ms p99 {:.2} ms ({} ops in the measured windows{})",
+                P::NAME,
+                load.ops_per_s(),
+                load.percentile_ms(0.5),
+                load.percentile_ms(0.99),
+                load.ops,
+                if cpu.is_some() { ", CPU model on" } else { ", processing free" },
+            );
+        }
+        if let Some(path) = &args.summary_csv {
+            let per_op = |v: u64| {
+                if ops > 0 {
+                    format!("{:.2}", v as f64 / ops as f64)
+                } else {
+                    String::new()
+                }
+            };
+            append_summary(
+                path,
+                &[
+                    P::NAME.to_string(),
+                    args.nodes.to_string(),
+                    args.config.trim().replace('\n', "; "),
+                    args.seeds.to_string(),
+                    failed.len().to_string(),
+                    format!("{:.0}", load.ops_per_s()),
+                    format!("{:.0}", load.percentile_ms(0.5) * 1000.0),
+                    format!("{:.0}", load.percentile_ms(0.99) * 1000.0),
+                    per_op(sent),
+                    per_op(bytes),
+                    cpu.is_some().to_string(),
+                ],
+            )?;
+        }
         if judged > 0 {
             // Version-vector stores: counted always, failures only where
             // the configuration promises fresh reads.
@@ -126,6 +223,69 @@ impl ProtocolVisitor for RunSeeds<'_> {
         }
         Ok(())
     }
+}
+
+/// Throughput and latency over every seed's measured window.
+#[derive(Default)]
+struct LoadFigures {
+    ops: u64,
+    window_s: f64,
+    latencies_ns: Vec<u64>,
+}
+
+impl LoadFigures {
+    fn add(&mut self, m: &Measured) {
+        self.ops += m.ops;
+        self.window_s += m.window.as_secs_f64();
+        self.latencies_ns.extend_from_slice(&m.latencies_ns);
+    }
+
+    /// Operations per simulated second, over all seeds' windows.
+    fn ops_per_s(&self) -> f64 {
+        self.ops as f64 / self.window_s.max(1e-9)
+    }
+
+    /// Nearest-rank percentile of the pooled latencies, in milliseconds.
+    fn percentile_ms(&mut self, q: f64) -> f64 {
+        if self.latencies_ns.is_empty() {
+            return f64::NAN;
+        }
+        self.latencies_ns.sort_unstable();
+        let rank = ((q * self.latencies_ns.len() as f64).ceil() as usize)
+            .clamp(1, self.latencies_ns.len());
+        self.latencies_ns[rank - 1] as f64 / 1e6
+    }
+}
+
+/// Columns of `qlab sim --summary-csv`.
+const SUMMARY_COLUMNS: &[&str] = &[
+    "protocol",
+    "nodes",
+    "protocol_config",
+    "seeds",
+    "failed_seeds",
+    "sim_ops_per_s",
+    "sim_p50_us",
+    "sim_p99_us",
+    "replica_msgs_per_op",
+    "replica_bytes_per_op",
+    "cpu_model",
+];
+
+fn append_summary(path: &std::path::Path, row: &[String]) -> anyhow::Result<()> {
+    let new = !path.exists();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(file);
+    if new {
+        w.write_record(SUMMARY_COLUMNS)?;
+    }
+    w.write_record(row)?;
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Runs `qlab sim`.

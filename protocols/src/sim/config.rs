@@ -55,6 +55,9 @@ pub struct SimConfig {
     /// Count the encoded size of every replica message (`SimStats::
     /// bytes_sent`); off by default, since encoding each message costs time.
     pub count_bytes: bool,
+    /// Charge each replica's core for what it handles and sends (see
+    /// [`super::CpuModel`]); `None` (the default) makes processing free.
+    pub cpu: Option<super::CpuModel>,
 }
 
 /// How messages travel between two endpoints.
@@ -209,6 +212,7 @@ impl SimConfig {
             record_trace: false,
             max_events: 20_000_000,
             count_bytes: false,
+            cpu: None,
         }
     }
 

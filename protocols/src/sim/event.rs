@@ -47,6 +47,11 @@ pub(crate) enum Event<P: Protocol> {
         seq: u64,
         attempt: u64,
     },
+    /// A node's core finished an input and takes the next waiting one
+    /// (CPU model only).
+    CoreFree {
+        node: NodeId,
+    },
     Fault(FaultKind),
     RestartAll,
     HealEverything,

@@ -36,6 +36,7 @@ mod actions;
 mod checks;
 mod client;
 mod config;
+mod cpu;
 mod drive;
 mod durability;
 mod event;
@@ -48,7 +49,8 @@ mod verdict;
 mod world;
 
 pub use config::{FaultConfig, LatencyModel, NetworkConfig, SimConfig};
-pub use report::{SimReport, SimStats, Violation};
+pub use cpu::CpuModel;
+pub use report::{Measured, SimReport, SimStats, Violation};
 pub use world::Simulation;
 
 use crate::core::Protocol;

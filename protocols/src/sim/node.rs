@@ -32,6 +32,12 @@ pub(crate) struct NodeHost<P: Protocol> {
     pub(crate) timers: BTreeMap<P::Timer, u64>,
     pub(crate) timer_generation: u64,
     pub(crate) rng: ChaCha8Rng,
+    /// With a CPU model, when the core finishes its current input.
+    pub(crate) busy_until: Time,
+    /// With a CPU model, inputs that arrived while the core was busy.
+    pub(crate) inbox: VecDeque<super::world::Event<P>>,
+    /// Whether a [`super::world::Event::CoreFree`] is pending.
+    pub(crate) wake_scheduled: bool,
 }
 
 impl<P: Protocol> NodeHost<P> {
@@ -46,6 +52,9 @@ impl<P: Protocol> NodeHost<P> {
             timers: BTreeMap::new(),
             timer_generation: 0,
             rng,
+            busy_until: Time::ZERO,
+            inbox: VecDeque::new(),
+            wake_scheduled: false,
         }
     }
 
@@ -56,6 +65,9 @@ impl<P: Protocol> NodeHost<P> {
         self.pending.clear();
         self.gate.reset();
         self.timers.clear();
+        // Inputs waiting for the core are lost with it, as a socket's
+        // buffer would be.
+        self.inbox.clear();
     }
 
     pub(crate) fn is_up(&self) -> bool {

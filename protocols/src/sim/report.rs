@@ -219,6 +219,26 @@ pub struct SimStats {
     pub end_time: Time,
 }
 
+/// Load figures of a run: the operations invoked and completed (ok) inside
+/// the measured window, the fault phase less its first fifth (the warm-up,
+/// while clients start and the first leader is chosen).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Measured {
+    /// Length of the window.
+    pub window: std::time::Duration,
+    /// Operations in it.
+    pub ops: u64,
+    /// Their latencies (invocation to final answer), in nanoseconds.
+    pub latencies_ns: Vec<u64>,
+}
+
+impl Measured {
+    /// Operations per simulated second.
+    pub fn ops_per_s(&self) -> f64 {
+        self.ops as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+}
+
 /// The outcome of [`super::Simulation::run`].
 #[derive(Clone, Debug)]
 pub struct SimReport {
@@ -230,6 +250,8 @@ pub struct SimReport {
     pub violations: Vec<Violation>,
     /// Counters.
     pub stats: SimStats,
+    /// Throughput and latency in the measured window.
+    pub measured: Measured,
     /// Digest of the event trace: equal seeds give equal digests.
     pub trace_digest: u64,
     /// Full textual trace, when `record_trace` was set.

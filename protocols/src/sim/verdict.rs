@@ -3,11 +3,11 @@
 //! (`stale.rs`) and linearizability of the history (for protocols that
 //! promise it), and the report (split from `world.rs` to keep files small).
 
-use super::report::{SimReport, Violation};
+use super::report::{Measured, SimReport, Violation};
 use super::world::Simulation;
 use crate::check::{check_history_with, CheckLimits, CheckResult, HistoryOp, Outcome};
 use crate::core::Protocol;
-use crate::types::RequestId;
+use crate::types::{RequestId, Time};
 
 impl<P: Protocol> Simulation<P> {
     /// Judges the run: liveness, durability, stale reads and
@@ -79,13 +79,35 @@ impl<P: Protocol> Simulation<P> {
         }
         self.stats.elections = self.checker.elections;
         self.stats.end_time = self.now;
+        let measured = self.measured();
         SimReport {
             protocol: P::NAME,
             seed: self.cfg.seed,
             violations: std::mem::take(&mut self.checker.violations),
             stats: self.stats.clone(),
+            measured,
             trace_digest: self.trace_digest,
             trace: std::mem::take(&mut self.trace),
+        }
+    }
+
+    /// The completed operations inside the measured window (see
+    /// [`Measured`]).
+    fn measured(&self) -> Measured {
+        let end = Time::ZERO.plus(self.cfg.fault_phase);
+        let start = Time::ZERO.plus(self.cfg.fault_phase / 5);
+        let latencies_ns: Vec<u64> = self
+            .history
+            .iter()
+            .map(|(_, op)| op)
+            .filter(|op| matches!(op.outcome, Outcome::Ok(_)))
+            .filter(|op| op.invoke >= start && op.ret <= end)
+            .map(|op| op.ret.as_nanos().saturating_sub(op.invoke.as_nanos()))
+            .collect();
+        Measured {
+            window: self.cfg.fault_phase - self.cfg.fault_phase / 5,
+            ops: latencies_ns.len() as u64,
+            latencies_ns,
         }
     }
 }

@@ -266,7 +266,20 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn handle(&mut self, event: Event<P>) {
+        // With a CPU model, an input for a busy node waits its turn.
+        if let Some(event) = self.admit(event) {
+            self.handle_now(event);
+        }
+    }
+
+    fn handle_now(&mut self, event: Event<P>) {
         match event {
+            Event::CoreFree { node } => {
+                if let Some(input) = self.next_input(node) {
+                    self.handle_now(input);
+                }
+                self.wake_if_waiting(node);
+            }
             Event::Deliver { to, from, msg } => {
                 if self.nodes.get(to as usize).is_some_and(NodeHost::is_up) {
                     self.stats.messages_delivered += 1;
@@ -351,9 +364,14 @@ impl<P: Protocol> Simulation<P> {
             let mut ctx = Ctx::new(now, &mut host.rng, &mut actions);
             f(core, &mut ctx);
         }
+        // With a CPU model the sends, timers and persists start when the
+        // core is done with this input.
+        let done = self.charge_cpu(node, &actions);
+        let now = std::mem::replace(&mut self.now, done);
         for action in actions.drain(..) {
             self.carry_out(node, action);
         }
+        self.now = now;
         self.scratch = actions;
     }
     /// Folds the event into the trace digest (and the text trace if asked).
@@ -373,6 +391,7 @@ impl<P: Protocol> Simulation<P> {
             Event::RestartAll => (10, 0, 0),
             Event::HealEverything => (11, 0, 0),
             Event::EndCalm => (12, 0, 0),
+            Event::CoreFree { node } => (13, u64::from(*node), 0),
         };
         for x in [self.now.0, kind, a, b] {
             self.trace_digest = (self.trace_digest ^ x).wrapping_mul(0x0000_0100_0000_01b3);
