@@ -21,13 +21,18 @@
 //! simulator's Byzantine replicas are written to use only their own keys.
 //! It is a benchmark setting, not a deployment: a real deployment gives
 //! each replica its own secret key and the others only its public key.
+//! Client keys ([`ClientKeys`], for protocols whose replicas must not be
+//! able to forge a request in a client's name) are derived the same way
+//! from the seed and the client id.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::types::NodeId;
+use crate::client::ClientRequest;
+use crate::types::{ClientId, NodeId};
+use std::collections::BTreeMap;
 
 /// How replicas authenticate what they say to each other.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,10 +57,16 @@ pub struct Keyring {
     seed: u64,
     signing: Option<SigningKey>,
     public: Vec<VerifyingKey>,
+    /// Clients' public keys derived so far (a scalar multiplication each).
+    clients: BTreeMap<ClientId, VerifyingKey>,
 }
 
-/// Length of an ed25519 signature and of an HMAC-SHA256 tag, in bytes.
+/// Length of an ed25519 signature, in bytes.
 pub const SIGNATURE_LEN: usize = 64;
+/// Length of an HMAC-SHA256 tag, in bytes.
+pub const MAC_LEN: usize = 32;
+/// Most client public keys a [`Keyring`] caches.
+const MAX_CLIENT_KEYS: usize = 4_096;
 
 fn derive(label: &[u8], seed: u64, ids: &[NodeId]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -79,6 +90,108 @@ impl AuthMode {
             AuthMode::None => "none",
             AuthMode::Mac => "mac",
             AuthMode::Signatures => "signatures",
+        }
+    }
+}
+
+/// Client keys live in their own label space: client 3 and replica 3 have
+/// unrelated keys.
+fn derive_client(label: &[u8], seed: u64, client: ClientId, replica: Option<NodeId>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"quorumlab-auth/client/");
+    h.update(label);
+    h.update(seed.to_le_bytes());
+    h.update(client.to_le_bytes());
+    if let Some(r) = replica {
+        h.update(r.to_le_bytes());
+    }
+    h.finalize().into()
+}
+
+fn client_signing_key(seed: u64, client: ClientId) -> SigningKey {
+    SigningKey::from_bytes(&derive_client(b"ed25519", seed, client, None))
+}
+
+fn hmac(key: &[u8; 32], msg: &[u8]) -> Vec<u8> {
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut m) => {
+            m.update(msg);
+            m.finalize().into_bytes().to_vec()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+fn hmac_ok(key: &[u8; 32], msg: &[u8], tag: &[u8]) -> bool {
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut m) => {
+            m.update(msg);
+            m.verify_slice(tag).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+/// Where receiver `to`'s tag sits in an authenticator from `from` to all
+/// `n` replicas (one tag per replica other than the sender, by id).
+fn slot_in_authenticator(from: NodeId, to: NodeId) -> usize {
+    (if to > from { to - 1 } else { to }) as usize
+}
+
+/// The bytes a client authenticates for a request: its id (client and
+/// sequence number) and command, so an authenticator cannot be moved to
+/// another request or another client.
+pub fn request_bytes(request: &ClientRequest) -> Vec<u8> {
+    let mut out = b"quorumlab-request/".to_vec();
+    out.extend_from_slice(&request.id.client.to_le_bytes());
+    out.extend_from_slice(&request.id.seq.to_le_bytes());
+    // Encoding a command into memory cannot fail; an empty encoding would
+    // only weaken the binding, never let a request through unchecked.
+    out.extend_from_slice(&postcard::to_allocvec(&request.command).unwrap_or_default());
+    out
+}
+
+/// One client's keys (derived like the replicas', see the module docs):
+/// it authenticates its requests to the `n` replicas.
+#[derive(Clone, Debug)]
+pub struct ClientKeys {
+    mode: AuthMode,
+    seed: u64,
+    n: u32,
+    client: ClientId,
+    signing: Option<SigningKey>,
+}
+
+impl ClientKeys {
+    /// The keys of `client` for a cluster of `n` replicas.
+    pub fn new(mode: AuthMode, seed: u64, n: u32, client: ClientId) -> ClientKeys {
+        let signing = (mode == AuthMode::Signatures).then(|| client_signing_key(seed, client));
+        ClientKeys {
+            mode,
+            seed,
+            n,
+            client,
+            signing,
+        }
+    }
+
+    /// The authenticator of `msg`: nothing ([`AuthMode::None`]), one MAC
+    /// per replica in id order ([`AuthMode::Mac`]), or a signature.
+    pub fn authenticate(&self, msg: &[u8]) -> Vec<u8> {
+        match self.mode {
+            AuthMode::None => Vec::new(),
+            AuthMode::Mac => (0..self.n)
+                .flat_map(|r| {
+                    hmac(
+                        &derive_client(b"hmac-sha256", self.seed, self.client, Some(r)),
+                        msg,
+                    )
+                })
+                .collect(),
+            AuthMode::Signatures => match &self.signing {
+                Some(key) => key.sign(msg).to_bytes().to_vec(),
+                None => Vec::new(),
+            },
         }
     }
 }
@@ -108,7 +221,13 @@ impl Keyring {
             seed,
             signing,
             public,
+            clients: BTreeMap::new(),
         }
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> NodeId {
+        self.id
     }
 
     /// The mode these keys serve.
@@ -147,24 +266,63 @@ impl Keyring {
 
     /// HMAC-SHA256 of `msg` under the key this replica shares with `peer`.
     pub fn mac(&self, peer: NodeId, msg: &[u8]) -> Vec<u8> {
-        match Hmac::<Sha256>::new_from_slice(&self.mac_key(peer)) {
-            Ok(mut m) => {
-                m.update(msg);
-                m.finalize().into_bytes().to_vec()
-            }
-            Err(_) => Vec::new(),
-        }
+        hmac(&self.mac_key(peer), msg)
     }
 
     /// Whether `tag` is the MAC `peer` computed over `msg` for this replica
     /// (constant-time comparison).
     pub fn check_mac(&self, peer: NodeId, msg: &[u8], tag: &[u8]) -> bool {
-        match Hmac::<Sha256>::new_from_slice(&self.mac_key(peer)) {
-            Ok(mut m) => {
-                m.update(msg);
-                m.verify_slice(tag).is_ok()
+        hmac_ok(&self.mac_key(peer), msg, tag)
+    }
+
+    /// An authenticator for a message broadcast to all `n` replicas
+    /// (Castro and Liskov's): one MAC per other replica, in id order, each
+    /// receiver checking its own ([`Keyring::check_authenticator`]).
+    pub fn authenticator(&self, n: u32, msg: &[u8]) -> Vec<u8> {
+        (0..n)
+            .filter(|&r| r != self.id)
+            .flat_map(|r| self.mac(r, msg))
+            .collect()
+    }
+
+    /// Whether this replica's tag in `peer`'s authenticator `auth` is the
+    /// MAC of `msg`.
+    pub fn check_authenticator(&self, peer: NodeId, msg: &[u8], auth: &[u8]) -> bool {
+        if peer == self.id {
+            return false;
+        }
+        let at = slot_in_authenticator(peer, self.id) * MAC_LEN;
+        auth.get(at..at + MAC_LEN)
+            .is_some_and(|tag| self.check_mac(peer, msg, tag))
+    }
+
+    /// Whether `auth` is `client`'s authenticator of `msg` as this replica
+    /// can check it: its own MAC in the client's vector ([`AuthMode::Mac`])
+    /// or the client's signature. Without authentication every claim is
+    /// accepted.
+    pub fn check_client(&mut self, client: ClientId, msg: &[u8], auth: &[u8]) -> bool {
+        match self.mode {
+            AuthMode::None => true,
+            AuthMode::Mac => {
+                let at = self.id as usize * MAC_LEN;
+                let key = derive_client(b"hmac-sha256", self.seed, client, Some(self.id));
+                auth.get(at..at + MAC_LEN)
+                    .is_some_and(|tag| hmac_ok(&key, msg, tag))
             }
-            Err(_) => false,
+            AuthMode::Signatures => {
+                let Ok(sig) = Signature::from_slice(auth) else {
+                    return false;
+                };
+                if self.clients.len() >= MAX_CLIENT_KEYS {
+                    self.clients.clear();
+                }
+                let seed = self.seed;
+                let key = self
+                    .clients
+                    .entry(client)
+                    .or_insert_with(|| client_signing_key(seed, client).verifying_key());
+                key.verify(msg, &sig).is_ok()
+            }
         }
     }
 }
@@ -204,6 +362,53 @@ mod tests {
         // Replica 2 shares another key with 0: it cannot check 0's tag
         // for 1 (MACs are not transferable).
         assert!(!c.check_mac(0, b"hello", &tag));
+    }
+
+    #[test]
+    fn authenticators_give_each_receiver_its_own_tag() {
+        let keys: Vec<Keyring> = (0..4)
+            .map(|r| Keyring::new(AuthMode::Mac, 5, 4, r))
+            .collect();
+        let auth = keys[2].authenticator(4, b"pre-prepare");
+        assert_eq!(auth.len(), 3 * MAC_LEN);
+        for r in [0, 1, 3] {
+            assert!(keys[r as usize].check_authenticator(2, b"pre-prepare", &auth));
+            assert!(!keys[r as usize].check_authenticator(2, b"pre-preparE", &auth));
+            // Claimed by another sender: the pairwise key differs.
+            let other = if r == 0 { 1 } else { 0 };
+            assert!(!keys[r as usize].check_authenticator(other, b"pre-prepare", &auth));
+        }
+        assert!(!keys[3].check_authenticator(2, b"pre-prepare", &auth[..2 * MAC_LEN]));
+    }
+
+    #[test]
+    fn client_authenticators_bind_client_and_request() {
+        use crate::kv::Command;
+        use crate::types::RequestId;
+        for mode in [AuthMode::Mac, AuthMode::Signatures] {
+            let mut replica = Keyring::new(mode, 11, 4, 3);
+            let mut req =
+                ClientRequest::new(RequestId { client: 7, seq: 2 }, Command::Get { key: 1 });
+            let bytes = request_bytes(&req);
+            req.auth = ClientKeys::new(mode, 11, 4, 7).authenticate(&bytes);
+            assert!(replica.check_client(7, &bytes, &req.auth), "{mode:?}");
+            // Another client's name, another request, another seed.
+            assert!(!replica.check_client(8, &bytes, &req.auth), "{mode:?}");
+            let mut next = req.clone();
+            next.id.seq = 3;
+            assert!(!replica.check_client(7, &request_bytes(&next), &req.auth));
+            let other = ClientKeys::new(mode, 12, 4, 7).authenticate(&bytes);
+            assert!(!replica.check_client(7, &bytes, &other), "{mode:?}");
+            // A replica's own key cannot stand in for the client's.
+            let forged = Keyring::new(mode, 11, 4, 0);
+            let fake = match mode {
+                AuthMode::Signatures => forged.sign(&bytes),
+                _ => [0u8; 4 * MAC_LEN].to_vec(),
+            };
+            assert!(!replica.check_client(7, &bytes, &fake), "{mode:?}");
+        }
+        let mut none = Keyring::new(AuthMode::None, 11, 4, 3);
+        assert!(none.check_client(7, b"anything", &[]));
     }
 
     #[test]

@@ -4,11 +4,16 @@
 //! correct replicas, liveness after the heal and linearizability of the
 //! client history must hold on every seed; and a deliberately broken PBFT
 //! (certificates of `f + 1` votes) with an equivocating primary must be
-//! caught. A failing seed prints itself; rerun it with
+//! caught. The same hold under `auth: mac` and `auth: signatures` with
+//! each kind of Byzantine replica, the forging one included; and a replica
+//! forging requests in clients' names must break the run without
+//! authentication and be stopped by either mode on the same seeds.
+//! A failing seed prints itself; rerun it with
 //! `QLAB_SEED=<seed> cargo test -p protocols --test sim_pbft`.
 
+use protocols::auth::AuthMode;
 use protocols::pbft::{Byzantine, ByzantineKind, Pbft, PbftConfig};
-use protocols::sim::{run_seeds, SimConfig, Simulation, SuiteSummary, Violation};
+use protocols::sim::{run_seeds, SimConfig, SimReport, Simulation, SuiteSummary, Violation};
 use protocols::Time;
 use std::ops::Range;
 
@@ -19,9 +24,35 @@ fn byzantine(replicas: Vec<u32>, kind: ByzantineKind) -> PbftConfig {
     }
 }
 
+fn with_auth(auth: AuthMode, config: PbftConfig) -> PbftConfig {
+    PbftConfig {
+        auth,
+        key_seed: 42,
+        ..config
+    }
+}
+
+/// One run on the (lighter) signatures simulation of `seed`, whatever the
+/// mode, so that runs compared across modes see the same faults.
+fn run(seed: u64, config: &PbftConfig) -> SimReport {
+    let cfg = sim_config(AuthMode::Signatures, seed);
+    Simulation::<Pbft>::new(cfg, config.clone()).run()
+}
+
+fn unsafe_outcome(report: &SimReport) -> bool {
+    report.violations.iter().any(|v| {
+        matches!(
+            v,
+            Violation::StateMachineSafety { .. } | Violation::Linearizability(_)
+        )
+    })
+}
+
 fn suite(name: &str, seeds: Range<u64>, config: PbftConfig) -> SuiteSummary {
-    let s = run_seeds::<Pbft>(name, seeds, |seed| SimConfig::randomized(seed, 4), config);
-    eprintln!("{name}: {s:?}");
+    let started = std::time::Instant::now();
+    let auth = config.auth;
+    let s = run_seeds::<Pbft>(name, seeds, |seed| sim_config(auth, seed), config);
+    eprintln!("{name}: {s:?} in {:.1?}", started.elapsed());
     s
 }
 
@@ -136,4 +167,204 @@ fn small_quorums_with_an_equivocating_primary_are_caught() {
         caught >= 15,
         "the broken PBFT was caught on only {caught} of 20 seeds"
     );
+}
+
+/// Seeds per authenticated suite: signatures cost about 25 ed25519
+/// verifications per sequence number, ten times the MAC runs' time, so
+/// their suites are shorter (and lighter, see [`sim_config`]).
+fn seeds_for(auth: AuthMode) -> u64 {
+    match auth {
+        AuthMode::Signatures => 20,
+        _ => 100,
+    }
+}
+
+/// The randomized simulation for `seed`; with signatures, at most three
+/// clients and five seconds of faults, so that more seeds (more fault
+/// schedules) fit in the same time.
+fn sim_config(auth: AuthMode, seed: u64) -> SimConfig {
+    let mut c = SimConfig::randomized(seed, 4);
+    if auth == AuthMode::Signatures {
+        c.clients = c.clients.min(3);
+        c.fault_phase = c.fault_phase.min(std::time::Duration::from_secs(5));
+    }
+    c
+}
+
+/// One Byzantine replica of `kind` (the primary of view 0 for the kinds
+/// that lie as primary) under `auth`, on seeds from `start`.
+fn authenticated_suite(auth: AuthMode, kind: ByzantineKind, start: u64) -> SuiteSummary {
+    let replica = match kind {
+        ByzantineKind::Silent | ByzantineKind::Equivocate => 0,
+        ByzantineKind::ConflictingVotes | ByzantineKind::Forge => 1,
+        ByzantineKind::Replay => 2,
+    };
+    let name = format!("pbft-{auth:?}-{kind:?}").to_lowercase();
+    let s = suite(
+        &name,
+        start..start + seeds_for(auth),
+        with_auth(auth, byzantine(vec![replica], kind)),
+    );
+    assert!(s.ops > 20 * s.seeds, "{name}: {s:?}");
+    s
+}
+
+#[test]
+fn pbft_with_macs_and_no_faulty_replica() {
+    let s = suite(
+        "pbft-mac",
+        10_000..10_100,
+        with_auth(AuthMode::Mac, PbftConfig::default()),
+    );
+    assert!(s.crashes > 50 && s.ops > 5_000, "{s:?}");
+}
+
+#[test]
+fn pbft_with_signatures_and_no_faulty_replica() {
+    let s = suite(
+        "pbft-signatures",
+        20_000..20_000 + seeds_for(AuthMode::Signatures),
+        with_auth(AuthMode::Signatures, PbftConfig::default()),
+    );
+    assert!(s.crashes > 5 && s.ops > 1_000, "{s:?}");
+}
+
+#[test]
+fn pbft_with_macs_and_a_silent_primary() {
+    let s = authenticated_suite(AuthMode::Mac, ByzantineKind::Silent, 11_000);
+    assert!(s.elections >= s.seeds, "{s:?}");
+}
+
+#[test]
+fn pbft_with_macs_and_an_equivocating_primary() {
+    authenticated_suite(AuthMode::Mac, ByzantineKind::Equivocate, 12_000);
+}
+
+#[test]
+fn pbft_with_macs_and_conflicting_votes() {
+    authenticated_suite(AuthMode::Mac, ByzantineKind::ConflictingVotes, 13_000);
+}
+
+#[test]
+fn pbft_with_macs_and_a_replaying_replica() {
+    authenticated_suite(AuthMode::Mac, ByzantineKind::Replay, 14_000);
+}
+
+#[test]
+fn pbft_with_macs_and_a_forging_replica() {
+    authenticated_suite(AuthMode::Mac, ByzantineKind::Forge, 15_000);
+}
+
+#[test]
+fn pbft_with_signatures_and_a_silent_primary() {
+    let s = authenticated_suite(AuthMode::Signatures, ByzantineKind::Silent, 21_000);
+    assert!(s.elections >= s.seeds, "{s:?}");
+}
+
+#[test]
+fn pbft_with_signatures_and_an_equivocating_primary() {
+    authenticated_suite(AuthMode::Signatures, ByzantineKind::Equivocate, 22_000);
+}
+
+#[test]
+fn pbft_with_signatures_and_conflicting_votes() {
+    authenticated_suite(
+        AuthMode::Signatures,
+        ByzantineKind::ConflictingVotes,
+        23_000,
+    );
+}
+
+#[test]
+fn pbft_with_signatures_and_a_replaying_replica() {
+    authenticated_suite(AuthMode::Signatures, ByzantineKind::Replay, 24_000);
+}
+
+#[test]
+fn pbft_with_signatures_and_a_forging_replica() {
+    authenticated_suite(AuthMode::Signatures, ByzantineKind::Forge, 25_000);
+}
+
+#[test]
+fn forged_requests_break_pbft_without_authentication_and_not_with_it() {
+    let forging = byzantine(vec![1], ByzantineKind::Forge);
+    let mac = with_auth(AuthMode::Mac, forging.clone());
+    let signed = with_auth(AuthMode::Signatures, forging.clone());
+    let seeds = 30_000..30_012u64;
+    let mut caught = 0;
+    for seed in seeds.clone() {
+        if unsafe_outcome(&run(seed, &forging)) {
+            caught += 1;
+        }
+        // Every seed, caught or not, must pass with either mode.
+        let report = run(seed, &mac);
+        assert!(report.passed(), "seed {seed} with macs:\n{report}");
+        let report = run(seed, &signed);
+        assert!(report.passed(), "seed {seed} with signatures:\n{report}");
+    }
+    eprintln!(
+        "forged requests without authentication caught on {caught} of {} seeds",
+        seeds.end - seeds.start
+    );
+    assert!(
+        caught >= 9,
+        "forged requests broke only {caught} of 12 unauthenticated runs"
+    );
+}
+
+#[test]
+fn forgeries_are_counted_and_dropped_in_both_modes() {
+    for auth in [AuthMode::Mac, AuthMode::Signatures] {
+        let mut cfg = SimConfig::calm(3, 4);
+        cfg.clients = 4;
+        let config = with_auth(auth, byzantine(vec![1], ByzantineKind::Forge));
+        let mut sim = Simulation::<Pbft>::new(cfg, config);
+        sim.run_until(Time::from_millis(3_000));
+        assert!(
+            sim.violations().is_empty(),
+            "{auth:?}: {:?}",
+            sim.violations()
+        );
+        assert!(
+            sim.history().len() > 50,
+            "{auth:?}: {} ops",
+            sim.history().len()
+        );
+        for n in [0, 2, 3] {
+            let core = sim.core(n).expect("running");
+            eprintln!("{auth:?}: replica {n} dropped {}", core.auth_rejections());
+            assert!(core.auth_rejections() > 0, "{auth:?}: replica {n}");
+        }
+    }
+}
+
+#[test]
+fn authentication_shows_in_the_bytes_sent() {
+    // The same calm run in each mode: MACs and signatures are real fields
+    // of the messages, so the simulator's byte count grows with them.
+    let per_message = |auth: AuthMode| {
+        let mut cfg = SimConfig::calm(5, 4);
+        cfg.count_bytes = true;
+        let report = Simulation::<Pbft>::new(cfg, with_auth(auth, PbftConfig::default())).run();
+        assert!(report.passed(), "{auth:?}:\n{report}");
+        let (ops, msgs, bytes) = (
+            report.stats.ops_completed.max(1),
+            report.stats.messages_sent.max(1),
+            report.stats.bytes_sent,
+        );
+        eprintln!(
+            "{auth:?}: {ops} ops, {} messages and {} bytes per op, {} bytes per message",
+            msgs / ops,
+            bytes / ops,
+            bytes / msgs
+        );
+        bytes / msgs
+    };
+    let none = per_message(AuthMode::None);
+    // Every message gains at least one 32-byte MAC (an authenticator of
+    // three when broadcast to four replicas), or a 64-byte signature.
+    let mac = per_message(AuthMode::Mac);
+    assert!(mac >= none + 32, "{none} {mac}");
+    let signed = per_message(AuthMode::Signatures);
+    assert!(signed >= none + 64, "{none} {signed}");
 }

@@ -166,6 +166,7 @@ impl Net {
             id: RequestId { client, seq },
             command,
             context: None,
+            auth: Vec::new(),
         };
         self.step(node, |a, ctx| a.on_client_request(ctx, request));
     }

@@ -208,6 +208,7 @@ mod tests {
             id: RequestId { client: 2, seq },
             command,
             context: None,
+            auth: Vec::new(),
         }
     }
     fn get(seq: u64) -> ClientRequest {

@@ -121,6 +121,7 @@ mod tests {
             id: RequestId { client: 1, seq: 1 },
             command: Command::Get { key: 1 },
             context: None,
+            auth: Vec::new(),
         }
     }
 

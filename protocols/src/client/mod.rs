@@ -36,6 +36,12 @@ pub struct ClientRequest {
     /// to supersede. `None` everywhere else. Filled in by
     /// [`ClientLogic::prepare`].
     pub context: Option<VersionVector>,
+    /// The client's authenticator of the request (PBFT with
+    /// authentication, see [`crate::auth::ClientKeys`]): MACs for each
+    /// replica or a signature; empty everywhere else. Filled in by
+    /// [`ClientLogic::prepare`].
+    #[serde(default)]
+    pub auth: Vec<u8>,
 }
 
 impl ClientRequest {
@@ -45,6 +51,7 @@ impl ClientRequest {
             id,
             command,
             context: None,
+            auth: Vec::new(),
         }
     }
 }

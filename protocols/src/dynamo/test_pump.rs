@@ -214,6 +214,7 @@ impl Net {
             id,
             command,
             context,
+            auth: Vec::new(),
         };
         self.step(node, |d, ctx| d.on_client_request(ctx, request));
         id

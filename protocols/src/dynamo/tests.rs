@@ -300,6 +300,7 @@ fn compare_and_set_is_rejected_and_retries_are_answered_from_the_session() {
             value: Bytes::from("v"),
         },
         context: None,
+        auth: Vec::new(),
     };
     net.replies.clear();
     net.step(0, |d, ctx| d.on_client_request(ctx, retry));

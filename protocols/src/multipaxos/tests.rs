@@ -117,6 +117,7 @@ impl Net {
             id: RequestId { client: 1, seq },
             command,
             context: None,
+            auth: Vec::new(),
         };
         self.step(
             node,
@@ -194,6 +195,7 @@ fn a_batch_fills_one_slot_and_applied_indexes_stay_dense() {
             id: RequestId { client: 1, seq },
             command: put(seq, "b"),
             context: None,
+            auth: Vec::new(),
         };
         net.step(0, Box::new(move |p, ctx| p.on_client_request(ctx, request)));
     }
@@ -412,6 +414,7 @@ fn an_acceptance_from_an_earlier_leadership_does_not_count() {
             id: RequestId { client: 1, seq: 1 },
             command: put(1, "x"),
             context: None,
+            auth: Vec::new(),
         },
     );
     let old_seq = p.persist_seq;

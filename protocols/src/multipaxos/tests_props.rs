@@ -21,6 +21,7 @@ fn arb_batch() -> impl Strategy<Value = Batch> {
                 id: RequestId { client: k, seq: s },
                 command: Command::Get { key: k },
                 context: None,
+                auth: Vec::new(),
             })
             .collect()
     })
@@ -208,6 +209,7 @@ proptest! {
                     id: RequestId { client: 9, seq: i as u64 + 1 },
                     command: Command::Get { key: k },
                     context: None,
+                    auth: Vec::new(),
                 }),
             }
             if let Err(e) = seen.check(&node, &out) {

@@ -38,7 +38,12 @@ impl Pbft {
                     *q = (*q).max(view);
                     accepts.insert((view, seq), batch);
                 }
-                PbftRecord::Prepared { view, seq, digest } => {
+                PbftRecord::Prepared {
+                    view,
+                    seq,
+                    digest,
+                    cert,
+                } => {
                     let Some(batch) = accepts.get(&(view, seq)) else {
                         continue;
                     };
@@ -52,6 +57,7 @@ impl Pbft {
                             view,
                             digest,
                             batch: batch.clone(),
+                            cert,
                         });
                     }
                     prepared_in_view.push((view, seq, digest));

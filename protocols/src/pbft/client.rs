@@ -2,10 +2,15 @@
 //! it to every replica (backups relay it to the primary and start their
 //! view-change timers); accept a result once `f + 1` replicas sent the same
 //! one (at least one of them is correct). Redirects are only hints about
-//! the primary and count once `f + 1` replicas name the same one.
+//! the primary and count once `f + 1` replicas name the same one. With
+//! authentication on, every request carries the client's authenticator
+//! (MACs for every replica, or a signature), added once in
+//! [`ClientLogic::prepare`] so retries repeat it.
 
+use crate::auth::{request_bytes, AuthMode, ClientKeys};
 use crate::client::{ClientLogic, ClientReply, ClientRequest, ClientStep, ReplyBody};
 use crate::kv::Response;
+use crate::types::ClientId;
 use crate::types::{NodeId, RequestId};
 use rand::RngCore;
 use std::collections::BTreeMap;
@@ -28,6 +33,8 @@ pub struct PbftClient {
     f: usize,
     primary: NodeId,
     current: Option<Tally>,
+    /// This client's keys, when requests are authenticated.
+    keys: Option<ClientKeys>,
 }
 
 impl PbftClient {
@@ -38,7 +45,16 @@ impl PbftClient {
             f,
             primary: 0,
             current: None,
+            keys: None,
         }
+    }
+
+    /// The same client authenticating its requests as `client` in `mode`
+    /// with keys derived from `seed` (nothing changes for
+    /// [`AuthMode::None`]).
+    pub fn with_auth(mut self, mode: AuthMode, seed: u64, client: ClientId) -> PbftClient {
+        self.keys = (mode != AuthMode::None).then(|| ClientKeys::new(mode, seed, self.n, client));
+        self
     }
 
     /// The replica this client believes is primary.
@@ -48,6 +64,12 @@ impl PbftClient {
 }
 
 impl ClientLogic for PbftClient {
+    fn prepare(&mut self, request: &mut ClientRequest) {
+        if let Some(keys) = &self.keys {
+            request.auth = keys.authenticate(&request_bytes(request));
+        }
+    }
+
     fn route(&mut self, request: &ClientRequest, _rng: &mut dyn RngCore) -> Vec<NodeId> {
         if self.current.as_ref().is_none_or(|t| t.id != request.id) {
             self.current = Some(Tally {

@@ -1,6 +1,7 @@
 //! PBFT's tunables, and the hidden knobs that make replicas Byzantine or
 //! the protocol deliberately unsafe (for tests of the checks).
 
+use crate::auth::AuthMode;
 use crate::types::NodeId;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -31,6 +32,18 @@ pub struct PbftConfig {
     /// Log window: sequence numbers are accepted only in
     /// `(stable, stable + log_window]`. Default 128.
     pub log_window: u64,
+    /// How replicas authenticate what they say (see the module docs of
+    /// [`super`] for what each mode defends against): `none` (the default;
+    /// the transport authenticates senders, client requests are taken on
+    /// trust), `mac` (Castro and Liskov's MAC variant: every message
+    /// carries a MAC, or an authenticator of one MAC per receiver when
+    /// broadcast, and clients authenticate their requests to every
+    /// replica) or `signatures` (PBFT-PK: ed25519 signatures on every
+    /// message and request, and view changes prove what prepared).
+    pub auth: AuthMode,
+    /// Seed from which every replica's and client's key is derived (a lab
+    /// simplification, see [`crate::auth`]). Default 0.
+    pub key_seed: u64,
     /// Test only: make some replicas Byzantine.
     #[doc(hidden)]
     #[serde(skip)]
@@ -52,6 +65,8 @@ impl Default for PbftConfig {
             max_inflight: 4,
             checkpoint_interval: 32,
             log_window: 128,
+            auth: AuthMode::None,
+            key_seed: 0,
             byzantine: None,
             unsafe_small_quorum: false,
         }
@@ -79,6 +94,14 @@ pub enum ByzantineKind {
     /// Re-sends messages it sent before (old views, old sequence numbers)
     /// at random, and old client replies.
     Replay,
+    /// Forges what authentication must reject: after executing a client's
+    /// request it makes up the client's next one (a put of a value nobody
+    /// wrote, carrying the authenticator of the real request) and relays it
+    /// to the primary, or as primary adds it to its pre-prepares; claims a
+    /// null batch prepared in its view changes, with a certificate made of
+    /// its own signature and signatures copied from other entries; and
+    /// passes on votes it received from other replicas as its own.
+    Forge,
 }
 
 impl PbftConfig {

@@ -1,9 +1,16 @@
 //! PBFT's messages, timers, durable records and digests.
 //!
 //! Digests are 64-bit FNV-1a: deterministic and cheap, enough to tell
-//! batches apart in the simulator, but not collision resistant. Without an
-//! authentication mode nothing here is signed; the transport's mutual TLS
-//! makes the *sender* of every message trustworthy, nothing more.
+//! batches apart in the simulator, but not collision resistant (with
+//! authentication on, what is MACed or signed is the message with its
+//! digests, so a digest collision would carry over to them).
+//!
+//! Every replica-to-replica message travels in an [`Envelope`] with its
+//! [`Auth`]: nothing (`auth: none`; the transport's mutual TLS makes the
+//! *sender* trustworthy, nothing more), a MAC or an authenticator vector
+//! (`auth: mac`), or the sender's signature (`auth: signatures`), always
+//! over [`signed_bytes`], which bind the sender, the view and the sequence
+//! number along with the content.
 
 use crate::client::ClientRequest;
 use crate::kv::request_digest;
@@ -55,8 +62,21 @@ pub fn chain_digest(prev: u64, seq: u64, digest: u64) -> u64 {
     Fnv::new().u64(prev).u64(seq).u64(digest).finish()
 }
 
+/// A prepared certificate in signed form (`auth: signatures`, PBFT-PK):
+/// the primary's signature of its pre-prepare and `2f` backups' signatures
+/// of their prepares, all for the same (view, sequence number, digest).
+/// Empty in the other modes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedCert {
+    /// The primary's signature over [`pre_prepare_bytes`].
+    pub pre_prepare: Vec<u8>,
+    /// Backups' signatures over [`prepare_bytes`], by backup.
+    pub prepares: Vec<(NodeId, Vec<u8>)>,
+}
+
 /// A request prepared at a replica: the `P` set of Castro and Liskov's
-/// view change without signatures (TOCS 2002, section 4.5).
+/// view change without signatures (TOCS 2002, section 4.5), with its
+/// signed certificate when signatures are on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreparedEntry {
     /// Sequence number.
@@ -67,6 +87,8 @@ pub struct PreparedEntry {
     pub digest: u64,
     /// The batch itself (a new primary re-proposes it).
     pub batch: Batch,
+    /// The proof that it prepared (`auth: signatures` only).
+    pub cert: PreparedCert,
 }
 
 /// A request pre-prepared at a replica: the `Q` set (per sequence number
@@ -197,6 +219,70 @@ pub enum PbftMessage {
     },
 }
 
+/// How an [`Envelope`] is authenticated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Auth {
+    /// Nothing beyond the transport (`auth: none`).
+    None,
+    /// One HMAC-SHA256 tag for the one receiver (`auth: mac`, sent to one).
+    Mac(Vec<u8>),
+    /// One tag per other replica in id order (`auth: mac`, broadcast).
+    Authenticator(Vec<u8>),
+    /// The sender's ed25519 signature (`auth: signatures`).
+    Signature(Vec<u8>),
+}
+
+/// What travels between replicas: a message and its authentication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The message.
+    pub msg: PbftMessage,
+    /// Its MAC(s) or signature over [`signed_bytes`].
+    pub auth: Auth,
+}
+
+fn bytes_of(label: &[u8], words: &[u64]) -> Vec<u8> {
+    let mut out = b"quorumlab-pbft/".to_vec();
+    out.extend_from_slice(label);
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out
+}
+
+/// What a primary signs for its pre-prepare of `digest` at (`view`,
+/// `seq`); a prepared certificate reuses the signature.
+pub fn pre_prepare_bytes(primary: NodeId, view: u64, seq: u64, digest: u64) -> Vec<u8> {
+    bytes_of(b"pre-prepare", &[primary.into(), view, seq, digest])
+}
+
+/// What a backup signs for its prepare of `digest` at (`view`, `seq`).
+pub fn prepare_bytes(backup: NodeId, view: u64, seq: u64, digest: u64) -> Vec<u8> {
+    bytes_of(b"prepare", &[backup.into(), view, seq, digest])
+}
+
+/// The bytes authenticated for `msg` sent by `sender`. Pre-prepares and
+/// prepares use the forms certificates are made of; everything else is
+/// its full encoding after a label and the sender, and carries its own
+/// view or sequence number, so an old message or one relayed from another
+/// replica does not pass for a new one of the relayer's.
+pub fn signed_bytes(sender: NodeId, msg: &PbftMessage) -> Vec<u8> {
+    match msg {
+        PbftMessage::PrePrepare { view, seq, batch } => {
+            pre_prepare_bytes(sender, *view, *seq, batch_digest(batch))
+        }
+        PbftMessage::Prepare { view, seq, digest } => prepare_bytes(sender, *view, *seq, *digest),
+        other => {
+            let mut out = bytes_of(b"message", &[sender.into()]);
+            // Encoding into memory cannot fail; were it to, every message
+            // of the kind would share the label-only bytes, which still
+            // bind the sender.
+            out.extend_from_slice(&postcard::to_allocvec(other).unwrap_or_default());
+            out
+        }
+    }
+}
+
 /// PBFT's timers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PbftTimer {
@@ -228,6 +314,8 @@ pub enum PbftRecord {
         seq: u64,
         /// Digest.
         digest: u64,
+        /// The signed certificate (`auth: signatures`; else empty).
+        cert: PreparedCert,
     },
     /// Executed `batch` at `seq`.
     Executed {

@@ -43,26 +43,84 @@
 //!   correct replica, not a faulty one;
 //! - Byzantine behaviour for tests ([`config::ByzantineKind`]) is a
 //!   per-replica knob of the configuration: the replica runs the correct
-//!   protocol and lies in what it sends.
+//!   protocol and lies in what it sends;
+//! - authentication (`auth`, [`crate::auth`], `authn.rs`): every
+//!   replica-to-replica message travels in an [`Envelope`] with a MAC (one
+//!   receiver), an authenticator of one MAC per other replica (broadcasts)
+//!   or the sender's ed25519 signature, over bytes that bind the sender,
+//!   the view and the sequence number; client requests carry the client's
+//!   authenticator (a MAC per replica, or a signature). Whatever fails a
+//!   check is dropped and counted ([`Pbft::auth_rejections`]). Keys are
+//!   derived from `key_seed` (a lab simplification, see [`crate::auth`]).
 //!
-//! # What this mode (no authentication) does not defend against
+//! # What each authentication mode defends against, and what not
 //!
-//! The transport authenticates peers (mutual TLS), so a replica cannot
-//! pose as another one, and replayed messages can only be the replayer's
-//! own. What remains undefended until an authentication mode exists:
-//! - client requests are not signed: a faulty primary or backup can forge a
-//!   request in a client's name (the session table then answers the real
-//!   request with the forged one's result);
+//! The transport authenticates peers (mutual TLS; the simulator delivers
+//! the true sender), so in every mode a replica cannot pose as another one
+//! on a link, and a replayed message can only be the replayer's own.
+//!
+//! `auth: none` (the default):
+//! - client requests are not authenticated: a faulty primary or backup can
+//!   forge a request in a client's name (the session table then answers
+//!   the real request with the forged one's result); the `Forge` tests
+//!   show this breaks linearizability on most seeds;
 //! - view changes are not relayed with proofs: a faulty replica that sends
 //!   *different* view changes to different replicas makes backups disagree
 //!   with the new primary about the new view; they reject it and move on to
 //!   the next view (a liveness attack, not a safety one);
-//! - digests are 64-bit FNV, not collision resistant.
+//! - a faulty replica's `P` set may claim anything; rules A1/A2 of the
+//!   view-change decision keep such claims from winning (see
+//!   `view_change.rs`), but a claim can delay the decision until more view
+//!   changes arrive.
+//!
+//! `auth: mac` (Castro and Liskov's MAC variant) adds:
+//! - client authenticators: a replica holds only its own key with each
+//!   client, so it cannot make up a request in a client's name, and a
+//!   backup refuses a pre-prepare carrying one (the real request's
+//!   authenticator does not carry over: it binds the client, the sequence
+//!   number and the command);
+//! - MACs on every replica message. With an authenticating transport they
+//!   add little beyond that transport (they would replace it on an
+//!   unauthenticated one) but they make the cost measurable, and a MAC
+//!   made for one receiver is refused by the others;
+//! - MACs are not transferable, so nothing relayed can be proven: the view
+//!   change keeps "every replica recomputes the new view from view changes
+//!   it received directly", and the `none` mode's view-change caveats stay.
+//!   A faulty *client* could send an authenticator valid for some replicas
+//!   only (the primary accepts, backups refuse the pre-prepare, a view
+//!   change follows); the simulator's clients are correct, and the paper's
+//!   remedy (backups fetch such requests themselves) is not implemented.
+//!
+//! `auth: signatures` (PBFT-PK) adds, over `mac`:
+//! - signed requests and messages, checkable by anyone;
+//! - prepared certificates: every `P` entry of a view change carries the
+//!   primary's signed pre-prepare and `2f` signed prepares for its (view,
+//!   sequence number, digest); a view change with an entry that does not
+//!   check is dropped, so a faulty replica cannot claim that something
+//!   prepared that did not (nor delay the decision with such a claim);
+//! - the new-view still names view changes instead of carrying them: view
+//!   changes are retransmitted until the view starts, so every replica
+//!   gets its own copy (see `view_change.rs` for why that suffices); the
+//!   equivocating-view-change liveness attack above therefore remains;
+//! - cost: about 25 ed25519 verifications per sequence number with `n = 4`
+//!   (retransmissions and duplicates hit a cache of checked signatures).
+//!   In bytes a signature (64) is smaller than an authenticator once
+//!   `n > 3` (32 per receiver; the paper's MACs were 8-10 bytes, these are
+//!   full HMAC-SHA256 tags), so `mac` sends more bytes and `signatures`
+//!   more CPU.
+//!
+//! In every mode: digests are 64-bit FNV, not collision resistant, and
+//! MACs and signatures cover digests, so a digest collision would carry
+//! over to them; checkpoints and the chain digests of state transfer are
+//! trusted on `f + 1` matching votes, not on certificates; keys are
+//! derived from a shared seed, so the lab's replicas *could* compute each
+//! other's keys; the faulty replicas of the tests are written not to.
 //!
 //! Not implemented yet: the read-only optimisation, and snapshots (state
 //! transfer sends executed batches; the ledger of executed batches is kept
 //! whole).
 
+mod authn;
 mod byzantine;
 mod checkpoint;
 pub mod client;
@@ -75,8 +133,9 @@ mod view_change;
 
 pub use client::PbftClient;
 pub use config::{Byzantine, ByzantineKind, PbftConfig};
-pub use messages::{Batch, PbftMessage, PbftRecord, PbftTimer, ViewChange};
+pub use messages::{Auth, Batch, Envelope, PbftMessage, PbftRecord, PbftTimer, ViewChange};
 
+use crate::auth::Keyring;
 use crate::client::ClientRequest;
 use crate::core::{Cluster, Ctx, NodeEvent, NodeStatus, Protocol, Role, Timing};
 use crate::kv::KvStore;
@@ -91,8 +150,12 @@ use std::time::Duration;
 struct Slot {
     /// The pre-prepare accepted in the current view: digest and batch.
     pp: Option<(u64, Batch)>,
+    /// The primary's signature of that pre-prepare (`auth: signatures`).
+    pp_sig: Option<Vec<u8>>,
     /// Prepare votes of the current view, one per sender.
     prepares: BTreeMap<NodeId, u64>,
+    /// Their signatures (`auth: signatures`), for prepared certificates.
+    prepare_sigs: BTreeMap<NodeId, Vec<u8>>,
     /// Commit votes of the current view, one per sender.
     commits: BTreeMap<NodeId, u64>,
     /// Prepared in the current view (and the commit sent).
@@ -113,6 +176,12 @@ pub struct Pbft {
     f: usize,
     config: PbftConfig,
     byz: Option<ByzantineKind>,
+    /// This replica's keys (see [`crate::auth`]).
+    keys: Keyring,
+    /// Messages and requests dropped because their authentication failed.
+    auth_rejected: u64,
+    /// Signatures checked or made already (`auth: signatures`).
+    sigs: authn::SigCache,
     view: u64,
     /// In `view` and working (false while changing views).
     active: bool,
@@ -160,7 +229,10 @@ pub struct Pbft {
     /// once per tick each, so two replicas never answer each other forever).
     helped: BTreeSet<NodeId>,
     /// Messages sent, for the replaying Byzantine replica.
-    sent_log: Vec<(Option<NodeId>, PbftMessage)>,
+    sent_log: Vec<(Option<NodeId>, Envelope)>,
+    /// Requests made up in clients' names, for the forging Byzantine
+    /// replica to send.
+    forged: Vec<ClientRequest>,
 }
 
 impl Pbft {
@@ -173,6 +245,12 @@ impl Pbft {
     /// log window once checkpoints become stable).
     pub fn log_len(&self) -> usize {
         self.log.len()
+    }
+
+    /// Messages and client requests this replica dropped because their
+    /// MAC, signature or prepared certificate did not check out.
+    pub fn auth_rejections(&self) -> u64 {
+        self.auth_rejected
     }
 
     /// The primary of `view`.
@@ -223,7 +301,7 @@ impl Pbft {
 }
 
 impl Protocol for Pbft {
-    type Message = PbftMessage;
+    type Message = Envelope;
     type Timer = PbftTimer;
     type Record = PbftRecord;
     type Config = PbftConfig;
@@ -242,6 +320,9 @@ impl Protocol for Pbft {
             f: cluster.byzantine_f(),
             config: config.clone(),
             byz: config.byzantine_kind(id),
+            keys: Keyring::new(config.auth, config.key_seed, cluster.size.max(1), id),
+            auth_rejected: 0,
+            sigs: authn::SigCache::default(),
             view: 0,
             active: true,
             log: BTreeMap::new(),
@@ -269,6 +350,7 @@ impl Protocol for Pbft {
             persist_seq: 0,
             helped: BTreeSet::new(),
             sent_log: Vec::new(),
+            forged: Vec::new(),
         };
         s.replay(records);
         s
@@ -292,17 +374,32 @@ impl Protocol for Pbft {
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: PbftMessage) {
-        if !self.is_peer(from) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, envelope: Envelope) {
+        if !self.is_peer(from) || self.ignored_anyway(&envelope.msg) {
             return;
         }
-        match msg {
-            PbftMessage::Request(request) => self.on_request(ctx, request, false),
+        if !self.check_envelope(from, &envelope) {
+            self.rejected(ctx, from, "message");
+            return;
+        }
+        self.pass_on(ctx, from, &envelope);
+        let sig = match envelope.auth {
+            Auth::Signature(sig) => Some(sig),
+            _ => None,
+        };
+        match envelope.msg {
+            PbftMessage::Request(request) => {
+                if self.check_request(&request) {
+                    self.on_request(ctx, request, false);
+                } else {
+                    self.rejected(ctx, from, "relayed request");
+                }
+            }
             PbftMessage::PrePrepare { view, seq, batch } => {
-                self.on_pre_prepare(ctx, from, view, seq, batch)
+                self.on_pre_prepare(ctx, from, view, seq, batch, sig)
             }
             PbftMessage::Prepare { view, seq, digest } => {
-                self.on_prepare(ctx, from, view, seq, digest)
+                self.on_prepare(ctx, from, view, seq, digest, sig)
             }
             PbftMessage::Commit { view, seq, digest } => {
                 self.on_commit(ctx, from, view, seq, digest)
@@ -325,7 +422,15 @@ impl Protocol for Pbft {
     }
 
     fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, request: ClientRequest) {
-        self.on_request(ctx, request, true);
+        if self.check_request(&request) {
+            self.on_request(ctx, request, true);
+        } else {
+            let client = request.id.client;
+            self.auth_rejected += 1;
+            ctx.emit(NodeEvent::Note(format!(
+                "dropped a request in client {client}'s name: authenticator does not check"
+            )));
+        }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: PbftTimer) {
@@ -363,8 +468,16 @@ impl Protocol for Pbft {
         }
     }
 
-    fn client(cluster: &Cluster, _config: &PbftConfig, _client: ClientId) -> PbftClient {
-        PbftClient::new(cluster.size, cluster.byzantine_f())
+    fn client(cluster: &Cluster, config: &PbftConfig, client: ClientId) -> PbftClient {
+        PbftClient::new(cluster.size, cluster.byzantine_f()).with_auth(
+            config.auth,
+            config.key_seed,
+            client,
+        )
+    }
+
+    fn auth(config: &PbftConfig) -> crate::auth::AuthMode {
+        config.auth
     }
 
     fn timing(config: &PbftConfig) -> Timing {

@@ -1,7 +1,10 @@
 //! The normal case: requests, batching, pre-prepare, prepare, commit and
 //! execution in sequence order.
 
-use super::messages::{batch_digest, chain_digest, Batch, PbftMessage, PbftRecord, PreparedEntry};
+use super::messages::{
+    batch_digest, chain_digest, pre_prepare_bytes, prepare_bytes, Batch, PbftMessage, PbftRecord,
+    PreparedEntry,
+};
 use super::{Pbft, PbftTimer};
 use crate::client::{ClientReply, ClientRequest, ReplyBody};
 use crate::core::Ctx;
@@ -90,24 +93,49 @@ impl Pbft {
             }
             let (view, seq) = (self.view, self.next_seq);
             self.next_seq += 1;
-            self.accept(ctx, view, seq, batch.clone());
+            self.accept(ctx, view, seq, batch.clone(), None);
             self.bcast(ctx, PbftMessage::PrePrepare { view, seq, batch });
             self.check_progress(ctx, seq);
         }
     }
 
     /// Takes `batch` as the pre-prepare of (`view`, `seq`): records it in
-    /// `Q`, persists it and (backups) votes prepare.
-    pub(super) fn accept(&mut self, ctx: &mut Ctx<'_, Self>, view: u64, seq: u64, batch: Batch) {
+    /// `Q`, persists it and (backups) votes prepare. `pp_sig` is the
+    /// primary's signature of the pre-prepare, if it came with one (a
+    /// primary signs its own).
+    pub(super) fn accept(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        view: u64,
+        seq: u64,
+        batch: Batch,
+        pp_sig: Option<Vec<u8>>,
+    ) {
         let digest = batch_digest(&batch);
         let backup = self.primary_of(view) != self.id;
         let id = self.id;
+        let signing = self.keys.mode() == crate::auth::AuthMode::Signatures;
+        let (pp_sig, own_prepare) = match (signing, backup) {
+            (false, _) => (None, None),
+            (true, false) => (
+                Some(self.sign_cached(&pre_prepare_bytes(id, view, seq, digest))),
+                None,
+            ),
+            (true, true) => (
+                pp_sig,
+                Some(self.sign_cached(&prepare_bytes(id, view, seq, digest))),
+            ),
+        };
         let slot = self.log.entry(seq).or_default();
         slot.pp = Some((digest, batch.clone()));
+        slot.pp_sig = pp_sig;
         let q = slot.q.entry(digest).or_insert(view);
         *q = (*q).max(view);
         if backup {
             slot.prepares.insert(id, digest);
+            if let Some(sig) = own_prepare {
+                slot.prepare_sigs.insert(id, sig);
+            }
         }
         self.persist(ctx, PbftRecord::Accept { view, seq, batch });
         if backup {
@@ -115,6 +143,7 @@ impl Pbft {
         }
     }
 
+    /// A pre-prepare (`sig`: the primary's signature, with signatures).
     pub(super) fn on_pre_prepare(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -122,6 +151,7 @@ impl Pbft {
         view: u64,
         seq: u64,
         batch: Batch,
+        sig: Option<Vec<u8>>,
     ) {
         if !self.active || view != self.view || from != self.primary_of(view) {
             return;
@@ -129,14 +159,36 @@ impl Pbft {
         if !self.in_window(seq) || batch.len() > self.config.max_batch.max(1) {
             return;
         }
-        // A conflicting pre-prepare (equivocation) is ignored; a
-        // retransmitted one is answered by the periodic resend.
-        if self.log.get(&seq).is_none_or(|s| s.pp.is_none()) {
-            self.accept(ctx, view, seq, batch);
-            self.check_progress(ctx, seq);
+        let accepted = self
+            .log
+            .get(&seq)
+            .and_then(|s| s.pp.as_ref().map(|pp| pp.0));
+        match accepted {
+            // A conflicting pre-prepare (equivocation) is ignored; a
+            // retransmitted one is answered by the periodic resend. A
+            // batch taken from the new view waits for the new primary's
+            // signed pre-prepare to complete its certificate.
+            Some(digest) => {
+                if sig.is_none() || digest != batch_digest(&batch) {
+                    return;
+                }
+                if let Some(slot) = self.log.get_mut(&seq).filter(|s| s.pp_sig.is_none()) {
+                    slot.pp_sig = sig;
+                    self.check_progress(ctx, seq);
+                }
+            }
+            None => {
+                if !self.check_batch(&batch) {
+                    self.rejected(ctx, from, "pre-prepare with a forged request");
+                    return;
+                }
+                self.accept(ctx, view, seq, batch, sig);
+                self.check_progress(ctx, seq);
+            }
         }
     }
 
+    /// A prepare (`sig`: the backup's signature, with signatures).
     pub(super) fn on_prepare(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -144,6 +196,7 @@ impl Pbft {
         view: u64,
         seq: u64,
         digest: u64,
+        sig: Option<Vec<u8>>,
     ) {
         if !self.active || view != self.view || !self.in_window(seq) {
             return;
@@ -151,11 +204,12 @@ impl Pbft {
         if from == self.primary_of(view) {
             return; // the primary's vote is its pre-prepare
         }
-        self.log
-            .entry(seq)
-            .or_default()
-            .prepares
-            .insert(from, digest);
+        let slot = self.log.entry(seq).or_default();
+        slot.prepares.insert(from, digest);
+        match sig {
+            Some(sig) => slot.prepare_sigs.insert(from, sig),
+            None => slot.prepare_sigs.remove(&from),
+        };
         self.check_progress(ctx, seq);
     }
 
@@ -183,26 +237,33 @@ impl Pbft {
     pub(super) fn check_progress(&mut self, ctx: &mut Ctx<'_, Self>, seq: u64) {
         let quorum = self.quorum();
         let (view, id) = (self.view, self.id);
-        let Some(slot) = self.log.get_mut(&seq) else {
+        let Some(slot) = self.log.get(&seq) else {
             return;
         };
         let Some((digest, batch)) = slot.pp.clone() else {
             return;
         };
+        // Prepared: the pre-prepare and a quorum less one matching
+        // prepares (with signatures, each of them signed).
+        let newly_prepared = !slot.prepared
+            && slot.prepares.values().filter(|&&d| d == digest).count() + 1 >= quorum
+            && self.cert_complete(seq, digest);
+        let cert = newly_prepared.then(|| self.make_cert(seq, digest));
+        let Some(slot) = self.log.get_mut(&seq) else {
+            return;
+        };
         let mut send_commit = false;
-        if !slot.prepared {
-            let prepares = slot.prepares.values().filter(|&&d| d == digest).count();
-            if prepares + 1 >= quorum {
-                slot.prepared = true;
-                slot.p = Some(PreparedEntry {
-                    seq,
-                    view,
-                    digest,
-                    batch,
-                });
-                slot.commits.insert(id, digest);
-                send_commit = true;
-            }
+        if let Some(cert) = cert.clone() {
+            slot.prepared = true;
+            slot.p = Some(PreparedEntry {
+                seq,
+                view,
+                digest,
+                batch,
+                cert,
+            });
+            slot.commits.insert(id, digest);
+            send_commit = true;
         }
         if slot.prepared && !slot.committed {
             let commits = slot.commits.values().filter(|&&d| d == digest).count();
@@ -210,7 +271,16 @@ impl Pbft {
         }
         let committed = slot.committed;
         if send_commit {
-            self.persist(ctx, PbftRecord::Prepared { view, seq, digest });
+            let cert = cert.unwrap_or_default();
+            self.persist(
+                ctx,
+                PbftRecord::Prepared {
+                    view,
+                    seq,
+                    digest,
+                    cert,
+                },
+            );
             self.bcast(ctx, PbftMessage::Commit { view, seq, digest });
         }
         if committed && seq == self.executed + 1 {
@@ -291,6 +361,7 @@ impl Pbft {
             ctx.applied(self.applied, Some(r.id), request_digest(r.id, &r.command));
             self.proposed.remove(&(r.id.client, r.id.seq));
             if live {
+                self.forge_after(r);
                 if let Some(response) = outcome.response() {
                     let body = ReplyBody::Done(response.clone());
                     self.reply_client(ctx, r.id, body);

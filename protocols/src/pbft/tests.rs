@@ -23,6 +23,7 @@ fn vc(view: u64, prepared: &[(u64, u64, Vec<ClientRequest>)]) -> ViewChange {
                 view: *v,
                 digest: batch_digest(b),
                 batch: b.clone(),
+                cert: Default::default(),
             })
             .collect(),
         preprepared: prepared
@@ -84,4 +85,25 @@ fn nothing_prepared_gives_null_batches() {
     let vcs = set(vec![(0, only_q), (1, vc(1, &[])), (2, vc(1, &[]))]);
     let d = decide(&vcs, 1, 3, 128).expect("decided");
     assert_eq!(d.slots, vec![(1, vec![]), (2, vec![])]);
+}
+
+#[test]
+fn every_authentication_mode_is_read_from_the_configuration() {
+    use super::config::PbftConfig;
+    use crate::auth::AuthMode;
+    use serde::de::value::{Error, MapDeserializer};
+    use serde::Deserialize;
+    let read = |auth: &'static str| {
+        let fields = vec![("auth", auth)].into_iter();
+        PbftConfig::deserialize(MapDeserializer::<_, Error>::new(fields))
+    };
+    assert_eq!(PbftConfig::default().auth, AuthMode::None);
+    for (name, mode) in [
+        ("none", AuthMode::None),
+        ("mac", AuthMode::Mac),
+        ("signatures", AuthMode::Signatures),
+    ] {
+        assert_eq!(read(name).expect(name).auth, mode);
+    }
+    assert!(read("rsa").is_err());
 }

@@ -1,5 +1,7 @@
 //! View change and new view, without signatures (Castro and Liskov, TOCS
-//! 2002, section 4.5, with its `P` and `Q` sets).
+//! 2002, section 4.5, with its `P` and `Q` sets), whatever the `auth`
+//! mode; with `auth: signatures` every `P` entry also carries its prepared
+//! certificate and a view change with an unproven one is dropped.
 //!
 //! The new primary does not send the pre-prepares of the new view with
 //! proofs; it names the view changes it used (sender and digest), and
@@ -25,6 +27,19 @@
 //! replica prepares only inside `(stable, stable + log_window]`, and a
 //! quorum of the view changes have `stable <= h`, which leaves fewer than
 //! a quorum of correct replicas that could have prepared beyond it.
+//!
+//! Why the new-view names view changes instead of carrying them, in every
+//! mode: MACs are not transferable, so with `auth: none` or `auth: mac` a
+//! relayed view change would prove nothing, and each replica must hold
+//! its own copy anyway. With signatures the new-view could carry them (as
+//! PBFT-PK does); it does not, because the own-copy rule is already
+//! sufficient: view changes are retransmitted every tick until the view
+//! starts, so a replica that missed one gets it from its sender (a correct
+//! sender resends it, and a faulty one that withholds it can only make
+//! this replica wait for the next view, which the view-change timer
+//! bounds). What signatures add here is that a faulty replica's `P` set
+//! cannot claim a batch prepared that did not: its certificate would not
+//! check, so the fake entry neither wins nor blocks rule A1.
 
 use super::messages::{
     batch_digest, Batch, PbftMessage, PbftRecord, PrePreparedEntry, ViewChange, GENESIS,
@@ -283,6 +298,18 @@ impl Pbft {
         if vc.view < self.view {
             return;
         }
+        // With signatures every `P` entry must be proven; one that is not
+        // shows the sender faulty, and its whole view change is dropped.
+        // A copy already stored was checked (retransmissions cost nothing).
+        let known = self
+            .view_changes
+            .get(&vc.view)
+            .and_then(|m| m.get(&from))
+            .is_some_and(|mine| *mine == vc);
+        if !known && !vc.prepared.iter().all(|e| self.check_cert(e)) {
+            self.rejected(ctx, from, "view change with an unproven prepared entry");
+            return;
+        }
         let view = vc.view;
         if view == self.view && self.active && self.helped.insert(from) {
             // A replica that missed this view's start: help it along.
@@ -419,6 +446,8 @@ impl Pbft {
         }
         let last = decision.slots.last().map_or(decision.h, |(s, _)| *s);
         self.next_seq = last.max(decision.h).max(self.executed) + 1;
+        let signed_primary =
+            self.is_primary() && self.keys.mode() == crate::auth::AuthMode::Signatures;
         for (seq, batch) in decision.slots {
             if seq <= self.stable {
                 continue;
@@ -428,7 +457,12 @@ impl Pbft {
                     self.proposed.insert((r.id.client, r.id.seq));
                 }
             }
-            self.accept(ctx, view, seq, batch);
+            self.accept(ctx, view, seq, batch.clone(), None);
+            if signed_primary {
+                // Backups took the batch from the new view; the signed
+                // pre-prepare completes their certificates.
+                self.bcast(ctx, PbftMessage::PrePrepare { view, seq, batch });
+            }
         }
         if self.is_primary() {
             ctx.emit(NodeEvent::LeaderElected { term: view });

@@ -94,6 +94,7 @@ impl Net {
             id: RequestId { client: 1, seq },
             command,
             context: None,
+            auth: Vec::new(),
         };
         self.step(node, |r, ctx| r.on_client_request(ctx, request));
         self.deliver_all();
@@ -245,6 +246,7 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
                 },
                 command: Command::Get { key },
                 context: None,
+                auth: Vec::new(),
             })
         },
     })
@@ -348,6 +350,7 @@ proptest! {
                     id: RequestId { client: 9, seq: i as u64 + 1 },
                     command: Command::Get { key: k },
                     context: None,
+                    auth: Vec::new(),
                 }),
             }
             let s = node.status();
