@@ -9,7 +9,7 @@ use super::messages::{
     batch_digest, Batch, PbftMessage, PrePreparedEntry, PreparedEntry, ViewChange,
 };
 use super::Pbft;
-use crate::client::ReplyBody;
+use crate::client::{ClientReply, ReplyBody};
 use crate::core::Ctx;
 use crate::kv::{Response, Value};
 use crate::types::NodeId;
@@ -28,7 +28,7 @@ impl Pbft {
     /// Sends `msg` to every other replica.
     pub(super) fn bcast(&mut self, ctx: &mut Ctx<'_, Self>, msg: PbftMessage) {
         match self.byz {
-            None => ctx.broadcast(msg),
+            None | Some(ByzantineKind::StaleReads) => ctx.broadcast(msg),
             Some(ByzantineKind::Silent) => {}
             Some(ByzantineKind::Equivocate) => match msg {
                 PbftMessage::PrePrepare { view, seq, batch } => {
@@ -56,7 +56,9 @@ impl Pbft {
     /// Sends `msg` to replica `to`.
     pub(super) fn send(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: PbftMessage) {
         match self.byz {
-            None | Some(ByzantineKind::Equivocate) => ctx.send(to, msg),
+            None | Some(ByzantineKind::Equivocate) | Some(ByzantineKind::StaleReads) => {
+                ctx.send(to, msg)
+            }
             Some(ByzantineKind::Silent) => {}
             Some(ByzantineKind::ConflictingVotes) => ctx.send(to, conflicting(to, msg)),
             Some(ByzantineKind::Replay) => {
@@ -69,7 +71,10 @@ impl Pbft {
     /// What a reply to a client becomes on the way out (`None`: dropped).
     pub(super) fn filter_reply(&self, body: ReplyBody) -> Option<ReplyBody> {
         match self.byz {
-            None | Some(ByzantineKind::Equivocate) | Some(ByzantineKind::Replay) => Some(body),
+            None
+            | Some(ByzantineKind::Equivocate)
+            | Some(ByzantineKind::Replay)
+            | Some(ByzantineKind::StaleReads) => Some(body),
             Some(ByzantineKind::Silent) => None,
             Some(ByzantineKind::ConflictingVotes) => Some(match body {
                 ReplyBody::Done(Response::Value { version, .. }) => {
@@ -86,6 +91,23 @@ impl Pbft {
                 other => other,
             }),
         }
+    }
+
+    /// A replaying replica remembers `reply` and sends one of its old
+    /// replies again (to that reply's client, under that reply's request
+    /// id: replies are bound to their request, see `read_only.rs`).
+    pub(super) fn replay_reply(&mut self, ctx: &mut Ctx<'_, Self>, reply: &ClientReply) {
+        if self.byz != Some(ByzantineKind::Replay) {
+            return;
+        }
+        if self.sent_replies.len() >= REPLAY_MEMORY {
+            let i = ctx.rng().gen_range(0..self.sent_replies.len());
+            self.sent_replies.swap_remove(i);
+        }
+        self.sent_replies.push(reply.clone());
+        let i = ctx.rng().gen_range(0..self.sent_replies.len());
+        let old = self.sent_replies[i].clone();
+        ctx.reply(old.id.client, old);
     }
 
     /// An equivocating primary: the lowest-numbered backup gets `batch`, the

@@ -2,7 +2,9 @@
 //! it to every replica (backups relay it to the primary and start their
 //! view-change timers); accept a result once `f + 1` replicas sent the same
 //! one (at least one of them is correct). Redirects are only hints about
-//! the primary and count once `f + 1` replicas name the same one.
+//! the primary and count once `f + 1` replicas name the same one. With the
+//! read-only optimisation, reads go to every replica first and every
+//! result needs `2f + 1` matching answers (see `read_only.rs`).
 
 use crate::client::{ClientLogic, ClientReply, ClientRequest, ClientStep, ReplyBody};
 use crate::kv::Response;
@@ -19,6 +21,10 @@ struct Tally {
     done: BTreeMap<NodeId, Response>,
     /// Latest primary hint per replica.
     hints: BTreeMap<NodeId, NodeId>,
+    /// Sent read-only and not fallen back to ordering yet.
+    read_only: bool,
+    /// Matching answers that make the result final.
+    needed: usize,
 }
 
 /// PBFT client logic for one logical client.
@@ -28,6 +34,10 @@ pub struct PbftClient {
     f: usize,
     primary: NodeId,
     current: Option<Tally>,
+    /// Reads go read-only first.
+    read_only: bool,
+    /// Matching answers that make a result final: (reads, other requests).
+    needed: (usize, usize),
 }
 
 impl PbftClient {
@@ -38,7 +48,18 @@ impl PbftClient {
             f,
             primary: 0,
             current: None,
+            read_only: false,
+            needed: (f + 1, f + 1),
         }
+    }
+
+    /// A client configured by `config` (the read-only optimisation).
+    pub fn with_config(n: u32, f: usize, config: &super::PbftConfig) -> PbftClient {
+        let mut c = PbftClient::new(n, f);
+        c.read_only = config.read_only;
+        let quorum = |is_read| super::read_only::reply_quorum(c.n, f, config, is_read);
+        c.needed = (quorum(true), quorum(false));
+        c
     }
 
     /// The replica this client believes is primary.
@@ -54,7 +75,19 @@ impl ClientLogic for PbftClient {
                 id: request.id,
                 done: BTreeMap::new(),
                 hints: BTreeMap::new(),
+                read_only: false,
+                needed: if request.command.is_read() {
+                    self.needed.0
+                } else {
+                    self.needed.1
+                },
             });
+        }
+        if self.read_only && request.command.is_read() {
+            if let Some(t) = self.current.as_mut() {
+                t.read_only = true;
+            }
+            return (0..self.n).collect();
         }
         vec![self.primary]
     }
@@ -71,8 +104,17 @@ impl ClientLogic for PbftClient {
             ReplyBody::Done(response) => {
                 tally.done.insert(reply.from, response.clone());
                 let matching = tally.done.values().filter(|r| *r == response).count();
-                if matching > f {
+                let needed = tally.needed;
+                if matching >= needed {
                     return ClientStep::Final(response.clone());
+                }
+                if tally.read_only && super::read_only::cannot_match(&tally.done, n, needed) {
+                    // Replicas disagree (in flux, or lying): order the read.
+                    tally.read_only = false;
+                    return ClientStep::Resend {
+                        to: (0..n).collect(),
+                        after: Duration::ZERO,
+                    };
                 }
             }
             ReplyBody::Redirect {
@@ -90,7 +132,11 @@ impl ClientLogic for PbftClient {
         ClientStep::Wait
     }
 
-    fn on_timeout(&mut self, _id: RequestId, _rng: &mut dyn RngCore) -> ClientStep {
+    fn on_timeout(&mut self, id: RequestId, _rng: &mut dyn RngCore) -> ClientStep {
+        // A read-only attempt that timed out falls back to ordering.
+        if let Some(t) = self.current.as_mut().filter(|t| t.id == id) {
+            t.read_only = false;
+        }
         ClientStep::Resend {
             to: (0..self.n).collect(),
             after: Duration::ZERO,

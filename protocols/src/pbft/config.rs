@@ -31,6 +31,14 @@ pub struct PbftConfig {
     /// Log window: sequence numbers are accepted only in
     /// `(stable, stable + log_window]`. Default 128.
     pub log_window: u64,
+    /// The read-only optimisation (Castro and Liskov, TOCS 2002, section
+    /// 5.1.3; see `read_only.rs`): clients send reads to every replica,
+    /// which answer at once from their executed state, and accept `2f + 1`
+    /// matching answers, falling back to an ordered read on a mismatch or a
+    /// timeout. It also makes clients wait for `2f + 1` matching answers to
+    /// every ordered request (not `f + 1`), which linearizability needs.
+    /// Default false.
+    pub read_only: bool,
     /// Test only: make some replicas Byzantine.
     #[doc(hidden)]
     #[serde(skip)]
@@ -41,6 +49,18 @@ pub struct PbftConfig {
     #[doc(hidden)]
     #[serde(skip)]
     pub unsafe_small_quorum: bool,
+    /// Test only, deliberately broken: with `read_only`, clients keep the
+    /// plain PBFT rule of `f + 1` matching answers for reads and writes, so
+    /// a read can be answered by replicas that missed a completed write.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub unsafe_read_only_f_plus_one: bool,
+    /// Test only, deliberately broken: with `read_only`, reads need
+    /// `2f + 1` matching answers but writes only `f + 1`, so a write can
+    /// complete at replicas a later read's quorum meets only in a faulty one.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub unsafe_read_only_writes_f_plus_one: bool,
 }
 
 impl Default for PbftConfig {
@@ -52,8 +72,11 @@ impl Default for PbftConfig {
             max_inflight: 4,
             checkpoint_interval: 32,
             log_window: 128,
+            read_only: false,
             byzantine: None,
             unsafe_small_quorum: false,
+            unsafe_read_only_f_plus_one: false,
+            unsafe_read_only_writes_f_plus_one: false,
         }
     }
 }
@@ -79,6 +102,10 @@ pub enum ByzantineKind {
     /// Re-sends messages it sent before (old views, old sequence numbers)
     /// at random, and old client replies.
     Replay,
+    /// Answers read-only requests with the key's value before its latest
+    /// executed write (what a correct replica that lags by that write
+    /// answers, so the two agree on an old value); correct otherwise.
+    StaleReads,
 }
 
 impl PbftConfig {

@@ -12,6 +12,14 @@
 //!   prepares from backups), commit (committed = `2f + 1` matching
 //!   commits), execution in sequence order; every replica answers the
 //!   client, which accepts `f + 1` matching answers ([`client`]);
+//! - the read-only optimisation (`read_only.rs`, off by default:
+//!   [`PbftConfig::read_only`]): a client sends a read to every replica,
+//!   which answers it at once from its executed state (always a committed
+//!   prefix: there is no tentative execution here) when active in its view;
+//!   the client accepts `2f + 1` matching answers and otherwise (mismatch,
+//!   timeout) sends the read again to be ordered. With it on, clients also
+//!   wait for `2f + 1` matching answers to ordered requests, Castro and
+//!   Liskov's condition for linearizability;
 //! - retransmission: every `retransmit_interval` a replica resends its
 //!   pre-prepares/prepares/commits for sequence numbers that it or a peer in
 //!   its view has not executed yet, its view change while changing views,
@@ -59,9 +67,8 @@
 //!   the next view (a liveness attack, not a safety one);
 //! - digests are 64-bit FNV, not collision resistant.
 //!
-//! Not implemented yet: the read-only optimisation, and snapshots (state
-//! transfer sends executed batches; the ledger of executed batches is kept
-//! whole).
+//! Not implemented yet: snapshots (state transfer sends executed batches;
+//! the ledger of executed batches is kept whole), and tentative execution.
 
 mod byzantine;
 mod checkpoint;
@@ -69,6 +76,7 @@ pub mod client;
 pub mod config;
 pub mod messages;
 mod normal;
+mod read_only;
 #[cfg(test)]
 mod tests;
 mod view_change;
@@ -77,7 +85,7 @@ pub use client::PbftClient;
 pub use config::{Byzantine, ByzantineKind, PbftConfig};
 pub use messages::{Batch, PbftMessage, PbftRecord, PbftTimer, ViewChange};
 
-use crate::client::ClientRequest;
+use crate::client::{ClientReply, ClientRequest};
 use crate::core::{Cluster, Ctx, NodeEvent, NodeStatus, Protocol, Role, Timing};
 use crate::kv::KvStore;
 use crate::sessions::Sessions;
@@ -161,6 +169,13 @@ pub struct Pbft {
     helped: BTreeSet<NodeId>,
     /// Messages sent, for the replaying Byzantine replica.
     sent_log: Vec<(Option<NodeId>, PbftMessage)>,
+    /// Client replies sent, for the replaying Byzantine replica.
+    sent_replies: Vec<ClientReply>,
+    /// Per client, the latest read answered read-only (`read_only.rs`): a
+    /// later arrival of it is the client's fallback and gets ordered.
+    read_only_seen: BTreeMap<ClientId, u64>,
+    /// Previous values, for the stale-reads Byzantine replica.
+    lagging: read_only::Lagging,
 }
 
 impl Pbft {
@@ -269,6 +284,9 @@ impl Protocol for Pbft {
             persist_seq: 0,
             helped: BTreeSet::new(),
             sent_log: Vec::new(),
+            sent_replies: Vec::new(),
+            read_only_seen: BTreeMap::new(),
+            lagging: read_only::Lagging::default(),
         };
         s.replay(records);
         s
@@ -325,6 +343,9 @@ impl Protocol for Pbft {
     }
 
     fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, request: ClientRequest) {
+        if self.config.read_only && self.serve_read_only(ctx, &request) {
+            return;
+        }
         self.on_request(ctx, request, true);
     }
 
@@ -363,8 +384,8 @@ impl Protocol for Pbft {
         }
     }
 
-    fn client(cluster: &Cluster, _config: &PbftConfig, _client: ClientId) -> PbftClient {
-        PbftClient::new(cluster.size, cluster.byzantine_f())
+    fn client(cluster: &Cluster, config: &PbftConfig, _client: ClientId) -> PbftClient {
+        PbftClient::with_config(cluster.size, cluster.byzantine_f(), config)
     }
 
     fn timing(config: &PbftConfig) -> Timing {
