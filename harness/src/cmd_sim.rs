@@ -37,8 +37,13 @@ pub struct SimArgs {
     /// Closed-loop clients (default: the simulator's own choice).
     #[arg(long)]
     clients: Option<u32>,
+    /// Fraction of operations that are reads, in [0, 1] (default: the
+    /// simulator's own choice, drawn per seed unless `--calm`).
+    #[arg(long)]
+    read_ratio: Option<f64>,
     /// Count the encoded bytes of every replica message and print messages
-    /// and bytes per completed operation.
+    /// and bytes per completed operation (and client requests and replies
+    /// per operation).
     #[arg(long)]
     traffic: bool,
     /// Most think time between a client's operations, in milliseconds
@@ -106,7 +111,7 @@ impl ProtocolVisitor for RunSeeds<'_> {
         let mut simulated = Duration::ZERO;
         let mut ops = 0u64;
         let mut messages = 0u64;
-        let (mut sent, mut bytes) = (0u64, 0u64);
+        let (mut sent, mut bytes, mut client_msgs) = (0u64, 0u64, 0u64);
         let config: P::Config = crate::experiment::schema::protocol_config_text::<P>(&args.config)?;
         let (mut judged, mut stale) = (0u64, 0u64);
         let cpu = args.cpu()?;
@@ -123,6 +128,9 @@ impl ProtocolVisitor for RunSeeds<'_> {
             if let Some(c) = args.clients {
                 cfg.clients = c;
             }
+            if let Some(r) = args.read_ratio {
+                cfg.read_ratio = r;
+            }
             cfg.count_bytes = args.traffic || args.summary_csv.is_some();
             cfg.cpu = cpu;
             if let Some(k) = args.keys {
@@ -133,6 +141,7 @@ impl ProtocolVisitor for RunSeeds<'_> {
             }
             let report = Simulation::<P>::new(cfg, config.clone()).run();
             sent += report.stats.messages_sent;
+            client_msgs += report.stats.client_messages;
             bytes += report.stats.bytes_sent;
             simulated += Duration::from_nanos(report.stats.end_time.as_nanos());
             ops += report.stats.ops_completed;
@@ -170,11 +179,12 @@ impl ProtocolVisitor for RunSeeds<'_> {
         );
         if args.traffic && ops > 0 {
             println!(
-                "{}: {:.1} replica messages and {:.0} bytes per completed operation ({} nodes)",
+                "{}: {:.1} replica messages and {:.0} bytes per completed operation ({} nodes); {:.1} client requests and replies",
                 P::NAME,
                 sent as f64 / ops as f64,
                 bytes as f64 / ops as f64,
-                args.nodes
+                args.nodes,
+                client_msgs as f64 / ops as f64
             );
         }
         if load.ops > 0 {
@@ -293,6 +303,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let kind: ProtocolKind = args.protocol.parse().context("choosing the protocol")?;
     if args.nodes == 0 {
         bail!("--nodes must be at least 1");
+    }
+    if args.read_ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+        bail!("--read-ratio must be in [0, 1]");
     }
     kind.visit(RunSeeds(&args))
 }

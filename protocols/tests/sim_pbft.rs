@@ -7,15 +7,21 @@
 //! caught. The same hold under `auth: mac` and `auth: signatures` with
 //! each kind of Byzantine replica, the forging one included; and a replica
 //! forging requests in clients' names must break the run without
-//! authentication and be stopped by either mode on the same seeds.
+//! authentication and be stopped by either mode on the same seeds. The
+//! same with the read-only optimisation on and a read-heavy mix, where
+//! answering reads and writes on `f + 1` matching replies, or writes only
+//! (with a replica answering stale reads), must be caught too.
 //! A failing seed prints itself; rerun it with
 //! `QLAB_SEED=<seed> cargo test -p protocols --test sim_pbft`.
 
 use protocols::auth::AuthMode;
 use protocols::pbft::{Byzantine, ByzantineKind, Pbft, PbftConfig};
-use protocols::sim::{run_seeds, SimConfig, SimReport, Simulation, SuiteSummary, Violation};
+use protocols::sim::{
+    run_seeds, LatencyModel, SimConfig, SimReport, Simulation, SuiteSummary, Violation,
+};
 use protocols::Time;
 use std::ops::Range;
+use std::time::Duration;
 
 fn byzantine(replicas: Vec<u32>, kind: ByzantineKind) -> PbftConfig {
     PbftConfig {
@@ -197,7 +203,7 @@ fn authenticated_suite(auth: AuthMode, kind: ByzantineKind, start: u64) -> Suite
     let replica = match kind {
         ByzantineKind::Silent | ByzantineKind::Equivocate => 0,
         ByzantineKind::ConflictingVotes | ByzantineKind::Forge => 1,
-        ByzantineKind::Replay => 2,
+        ByzantineKind::Replay | ByzantineKind::StaleReads => 2,
     };
     let name = format!("pbft-{auth:?}-{kind:?}").to_lowercase();
     let s = suite(
@@ -367,4 +373,190 @@ fn authentication_shows_in_the_bytes_sent() {
     assert!(mac >= none + 32, "{none} {mac}");
     let signed = per_message(AuthMode::Signatures);
     assert!(signed >= none + 64, "{none} {signed}");
+}
+
+/// A read-heavy mix (80% reads), the workload the read-only optimisation
+/// is for, on the randomized faults of `seed`; two keys, eight clients and
+/// long-tailed, uneven links, so replicas often lag each other by a write
+/// and a read that trusts too few replies shows it.
+fn read_heavy(seed: u64, nodes: u32) -> SimConfig {
+    let mut c = SimConfig::randomized(seed, nodes);
+    c.read_ratio = 0.8;
+    c.keys = 2;
+    c.clients = 8;
+    c.network.latency = LatencyModel::Exponential {
+        min: Duration::from_micros(200),
+        mean_extra: Duration::from_millis(5),
+    };
+    c.network.per_link_spread = 0.5;
+    c
+}
+
+fn read_only(config: PbftConfig) -> PbftConfig {
+    PbftConfig {
+        read_only: true,
+        ..config
+    }
+}
+
+fn read_only_suite(name: &str, seeds: Range<u64>, config: PbftConfig) -> SuiteSummary {
+    let s = run_seeds::<Pbft>(name, seeds, |seed| read_heavy(seed, 4), read_only(config));
+    eprintln!("{name}: {s:?}");
+    s
+}
+
+#[test]
+fn read_only_pbft_4_nodes_100_randomized_seeds() {
+    let s = read_only_suite("pbft-ro", 10_000..10_100, PbftConfig::default());
+    assert!(
+        s.crashes > 50 && s.link_faults > 50 && s.ops > 5_000,
+        "{s:?}"
+    );
+}
+
+#[test]
+fn read_only_with_a_silent_replica() {
+    let s = read_only_suite(
+        "pbft-ro-silent",
+        11_000..11_100,
+        byzantine(vec![0], ByzantineKind::Silent),
+    );
+    assert!(s.elections >= s.seeds, "{s:?}");
+}
+
+#[test]
+fn read_only_with_an_equivocating_primary() {
+    read_only_suite(
+        "pbft-ro-equivocate",
+        12_000..12_100,
+        byzantine(vec![0], ByzantineKind::Equivocate),
+    );
+}
+
+#[test]
+fn read_only_with_conflicting_votes_and_forged_reads() {
+    read_only_suite(
+        "pbft-ro-conflicting-votes",
+        13_000..13_100,
+        byzantine(vec![1], ByzantineKind::ConflictingVotes),
+    );
+}
+
+#[test]
+fn read_only_with_a_replaying_replica() {
+    read_only_suite(
+        "pbft-ro-replay",
+        14_000..14_100,
+        byzantine(vec![2], ByzantineKind::Replay),
+    );
+}
+
+#[test]
+fn read_only_with_a_replica_answering_stale_reads() {
+    // It lies only in read-only answers, with the value a correct replica
+    // one batch behind gives: quorums of 2f + 1 on both sides outvote it.
+    read_only_suite(
+        "pbft-ro-stale-reads",
+        16_000..16_100,
+        byzantine(vec![0], ByzantineKind::StaleReads),
+    );
+}
+
+#[test]
+fn read_only_7_nodes_with_two_byzantine_replicas() {
+    let s = run_seeds::<Pbft>(
+        "pbft-ro-7",
+        15_000..15_040,
+        |seed| read_heavy(seed, 7),
+        read_only(byzantine(vec![1, 5], ByzantineKind::ConflictingVotes)),
+    );
+    eprintln!("pbft-ro-7: {s:?}");
+}
+
+#[test]
+fn read_only_reads_skip_the_ordering() {
+    // Messages between replicas per operation, fault-free, 90% reads.
+    let per_op = |read_only: bool| {
+        let mut cfg = SimConfig::calm(21, 4);
+        cfg.read_ratio = 0.9;
+        let config = PbftConfig {
+            read_only,
+            ..PbftConfig::default()
+        };
+        let report = Simulation::<Pbft>::new(cfg, config).run();
+        assert!(report.passed(), "{report}");
+        assert!(report.stats.ops_completed > 500, "{:?}", report.stats);
+        report.stats.messages_sent as f64 / report.stats.ops_completed as f64
+    };
+    let (ordered, read_only) = (per_op(false), per_op(true));
+    eprintln!("replica messages per op: {ordered:.1} ordered, {read_only:.1} read-only");
+    assert!(read_only * 2.0 < ordered, "{read_only} vs {ordered}");
+}
+
+#[test]
+fn read_only_answers_on_f_plus_one_replies_are_caught() {
+    let broken = PbftConfig {
+        unsafe_read_only_f_plus_one: true,
+        ..read_only(PbftConfig::default())
+    };
+    let seeds = 0..40u64;
+    let caught = seeds
+        .clone()
+        .filter(|&seed| {
+            let report = Simulation::<Pbft>::new(read_heavy(seed, 4), broken.clone()).run();
+            report
+                .violations
+                .iter()
+                .any(|v| matches!(v, Violation::Linearizability(_)))
+        })
+        .count();
+    eprintln!(
+        "read-only on f + 1 replies caught on {caught} of {} seeds",
+        seeds.end
+    );
+    assert!(
+        caught >= 20,
+        "read-only on f + 1 replies was caught on only {caught} of 40 seeds"
+    );
+}
+
+#[test]
+fn read_only_with_writes_on_f_plus_one_replies_is_caught() {
+    // Castro and Liskov's condition: reads on 2f + 1 replies are not
+    // enough when writes complete on f + 1: a stale-reads replica that
+    // executed a write completes it with one correct replica, then joins
+    // the two correct replicas that lag by that write in answering a read
+    // with the old value. Fault-free with 12 clients (lagging by a write is
+    // then common); the same runs with writes on 2f + 1 must pass.
+    let config = read_only(byzantine(vec![1], ByzantineKind::StaleReads));
+    let broken = PbftConfig {
+        unsafe_read_only_writes_f_plus_one: true,
+        ..config.clone()
+    };
+    let sim = |seed| {
+        let mut c = read_heavy(seed, 4).without_faults();
+        c.clients = 12;
+        c
+    };
+    let seeds = 0..40u64;
+    let caught = seeds
+        .clone()
+        .filter(|&seed| {
+            let good = Simulation::<Pbft>::new(sim(seed), config.clone()).run();
+            assert!(good.passed(), "{good}");
+            let report = Simulation::<Pbft>::new(sim(seed), broken.clone()).run();
+            report
+                .violations
+                .iter()
+                .any(|v| matches!(v, Violation::Linearizability(_)))
+        })
+        .count();
+    eprintln!(
+        "writes on f + 1 replies caught on {caught} of {} seeds",
+        seeds.end
+    );
+    assert!(
+        caught >= 10,
+        "writes on f + 1 replies were caught on only {caught} of 40 seeds"
+    );
 }

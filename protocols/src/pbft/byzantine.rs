@@ -10,7 +10,7 @@ use super::messages::{
     PreparedCert, PreparedEntry, ViewChange,
 };
 use super::Pbft;
-use crate::client::{ClientRequest, ReplyBody};
+use crate::client::{ClientReply, ClientRequest, ReplyBody};
 use crate::core::Ctx;
 use crate::kv::{Command, Response, Value};
 use crate::types::{NodeId, RequestId};
@@ -41,7 +41,7 @@ impl Pbft {
     /// Sends `msg` to every other replica.
     pub(super) fn bcast(&mut self, ctx: &mut Ctx<'_, Self>, msg: PbftMessage) {
         match self.byz {
-            None => self.sealed_bcast(ctx, msg),
+            None | Some(ByzantineKind::StaleReads) => self.sealed_bcast(ctx, msg),
             Some(ByzantineKind::Silent) => {}
             Some(ByzantineKind::Equivocate) => match msg {
                 PbftMessage::PrePrepare { view, seq, batch } => {
@@ -74,9 +74,10 @@ impl Pbft {
     /// Sends `msg` to replica `to`.
     pub(super) fn send(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: PbftMessage) {
         match self.byz {
-            None | Some(ByzantineKind::Equivocate) | Some(ByzantineKind::Forge) => {
-                self.sealed_send(ctx, to, msg)
-            }
+            None
+            | Some(ByzantineKind::Equivocate)
+            | Some(ByzantineKind::Forge)
+            | Some(ByzantineKind::StaleReads) => self.sealed_send(ctx, to, msg),
             Some(ByzantineKind::Silent) => {}
             Some(ByzantineKind::ConflictingVotes) => {
                 self.sealed_send(ctx, to, conflicting(to, msg))
@@ -95,7 +96,8 @@ impl Pbft {
             None
             | Some(ByzantineKind::Equivocate)
             | Some(ByzantineKind::Replay)
-            | Some(ByzantineKind::Forge) => Some(body),
+            | Some(ByzantineKind::Forge)
+            | Some(ByzantineKind::StaleReads) => Some(body),
             Some(ByzantineKind::Silent) => None,
             Some(ByzantineKind::ConflictingVotes) => Some(match body {
                 ReplyBody::Done(Response::Value { version, .. }) => {
@@ -112,6 +114,23 @@ impl Pbft {
                 other => other,
             }),
         }
+    }
+
+    /// A replaying replica remembers `reply` and sends one of its old
+    /// replies again (to that reply's client, under that reply's request
+    /// id: replies are bound to their request, see `read_only.rs`).
+    pub(super) fn replay_reply(&mut self, ctx: &mut Ctx<'_, Self>, reply: &ClientReply) {
+        if self.byz != Some(ByzantineKind::Replay) {
+            return;
+        }
+        if self.sent_replies.len() >= REPLAY_MEMORY {
+            let i = ctx.rng().gen_range(0..self.sent_replies.len());
+            self.sent_replies.swap_remove(i);
+        }
+        self.sent_replies.push(reply.clone());
+        let i = ctx.rng().gen_range(0..self.sent_replies.len());
+        let old = self.sent_replies[i].clone();
+        ctx.reply(old.id.client, old);
     }
 
     /// An equivocating primary: the lowest-numbered backup gets `batch`, the

@@ -5,7 +5,9 @@
 //! the primary and count once `f + 1` replicas name the same one. With
 //! authentication on, every request carries the client's authenticator
 //! (MACs for every replica, or a signature), added once in
-//! [`ClientLogic::prepare`] so retries repeat it.
+//! [`ClientLogic::prepare`] so retries repeat it. With the read-only
+//! optimisation, reads go to every replica first and every result needs
+//! `2f + 1` matching answers (see `read_only.rs`).
 
 use crate::auth::{request_bytes, AuthMode, ClientKeys};
 use crate::client::{ClientLogic, ClientReply, ClientRequest, ClientStep, ReplyBody};
@@ -24,6 +26,10 @@ struct Tally {
     done: BTreeMap<NodeId, Response>,
     /// Latest primary hint per replica.
     hints: BTreeMap<NodeId, NodeId>,
+    /// Sent read-only and not fallen back to ordering yet.
+    read_only: bool,
+    /// Matching answers that make the result final.
+    needed: usize,
 }
 
 /// PBFT client logic for one logical client.
@@ -35,6 +41,10 @@ pub struct PbftClient {
     current: Option<Tally>,
     /// This client's keys, when requests are authenticated.
     keys: Option<ClientKeys>,
+    /// Reads go read-only first.
+    read_only: bool,
+    /// Matching answers that make a result final: (reads, other requests).
+    needed: (usize, usize),
 }
 
 impl PbftClient {
@@ -46,6 +56,8 @@ impl PbftClient {
             primary: 0,
             current: None,
             keys: None,
+            read_only: false,
+            needed: (f + 1, f + 1),
         }
     }
 
@@ -55,6 +67,15 @@ impl PbftClient {
     pub fn with_auth(mut self, mode: AuthMode, seed: u64, client: ClientId) -> PbftClient {
         self.keys = (mode != AuthMode::None).then(|| ClientKeys::new(mode, seed, self.n, client));
         self
+    }
+
+    /// A client configured by `config` (the read-only optimisation).
+    pub fn with_config(n: u32, f: usize, config: &super::PbftConfig) -> PbftClient {
+        let mut c = PbftClient::new(n, f);
+        c.read_only = config.read_only;
+        let quorum = |is_read| super::read_only::reply_quorum(c.n, f, config, is_read);
+        c.needed = (quorum(true), quorum(false));
+        c
     }
 
     /// The replica this client believes is primary.
@@ -76,7 +97,19 @@ impl ClientLogic for PbftClient {
                 id: request.id,
                 done: BTreeMap::new(),
                 hints: BTreeMap::new(),
+                read_only: false,
+                needed: if request.command.is_read() {
+                    self.needed.0
+                } else {
+                    self.needed.1
+                },
             });
+        }
+        if self.read_only && request.command.is_read() {
+            if let Some(t) = self.current.as_mut() {
+                t.read_only = true;
+            }
+            return (0..self.n).collect();
         }
         vec![self.primary]
     }
@@ -93,8 +126,17 @@ impl ClientLogic for PbftClient {
             ReplyBody::Done(response) => {
                 tally.done.insert(reply.from, response.clone());
                 let matching = tally.done.values().filter(|r| *r == response).count();
-                if matching > f {
+                let needed = tally.needed;
+                if matching >= needed {
                     return ClientStep::Final(response.clone());
+                }
+                if tally.read_only && super::read_only::cannot_match(&tally.done, n, needed) {
+                    // Replicas disagree (in flux, or lying): order the read.
+                    tally.read_only = false;
+                    return ClientStep::Resend {
+                        to: (0..n).collect(),
+                        after: Duration::ZERO,
+                    };
                 }
             }
             ReplyBody::Redirect {
@@ -112,7 +154,11 @@ impl ClientLogic for PbftClient {
         ClientStep::Wait
     }
 
-    fn on_timeout(&mut self, _id: RequestId, _rng: &mut dyn RngCore) -> ClientStep {
+    fn on_timeout(&mut self, id: RequestId, _rng: &mut dyn RngCore) -> ClientStep {
+        // A read-only attempt that timed out falls back to ordering.
+        if let Some(t) = self.current.as_mut().filter(|t| t.id == id) {
+            t.read_only = false;
+        }
         ClientStep::Resend {
             to: (0..self.n).collect(),
             after: Duration::ZERO,

@@ -44,6 +44,14 @@ pub struct PbftConfig {
     /// Seed from which every replica's and client's key is derived (a lab
     /// simplification, see [`crate::auth`]). Default 0.
     pub key_seed: u64,
+    /// The read-only optimisation (Castro and Liskov, TOCS 2002, section
+    /// 5.1.3; see `read_only.rs`): clients send reads to every replica,
+    /// which answer at once from their executed state, and accept `2f + 1`
+    /// matching answers, falling back to an ordered read on a mismatch or a
+    /// timeout. It also makes clients wait for `2f + 1` matching answers to
+    /// every ordered request (not `f + 1`), which linearizability needs.
+    /// Default false.
+    pub read_only: bool,
     /// Test only: make some replicas Byzantine.
     #[doc(hidden)]
     #[serde(skip)]
@@ -54,6 +62,18 @@ pub struct PbftConfig {
     #[doc(hidden)]
     #[serde(skip)]
     pub unsafe_small_quorum: bool,
+    /// Test only, deliberately broken: with `read_only`, clients keep the
+    /// plain PBFT rule of `f + 1` matching answers for reads and writes, so
+    /// a read can be answered by replicas that missed a completed write.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub unsafe_read_only_f_plus_one: bool,
+    /// Test only, deliberately broken: with `read_only`, reads need
+    /// `2f + 1` matching answers but writes only `f + 1`, so a write can
+    /// complete at replicas a later read's quorum meets only in a faulty one.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub unsafe_read_only_writes_f_plus_one: bool,
 }
 
 impl Default for PbftConfig {
@@ -67,8 +87,11 @@ impl Default for PbftConfig {
             log_window: 128,
             auth: AuthMode::None,
             key_seed: 0,
+            read_only: false,
             byzantine: None,
             unsafe_small_quorum: false,
+            unsafe_read_only_f_plus_one: false,
+            unsafe_read_only_writes_f_plus_one: false,
         }
     }
 }
@@ -102,6 +125,10 @@ pub enum ByzantineKind {
     /// its own signature and signatures copied from other entries; and
     /// passes on votes it received from other replicas as its own.
     Forge,
+    /// Answers read-only requests with the key's value before its latest
+    /// executed write (what a correct replica that lags by that write
+    /// answers, so the two agree on an old value); correct otherwise.
+    StaleReads,
 }
 
 impl PbftConfig {

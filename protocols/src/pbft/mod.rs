@@ -12,6 +12,14 @@
 //!   prepares from backups), commit (committed = `2f + 1` matching
 //!   commits), execution in sequence order; every replica answers the
 //!   client, which accepts `f + 1` matching answers ([`client`]);
+//! - the read-only optimisation (`read_only.rs`, off by default:
+//!   [`PbftConfig::read_only`]): a client sends a read to every replica,
+//!   which answers it at once from its executed state (always a committed
+//!   prefix: there is no tentative execution here) when active in its view;
+//!   the client accepts `2f + 1` matching answers and otherwise (mismatch,
+//!   timeout) sends the read again to be ordered. With it on, clients also
+//!   wait for `2f + 1` matching answers to ordered requests, Castro and
+//!   Liskov's condition for linearizability;
 //! - retransmission: every `retransmit_interval` a replica resends its
 //!   pre-prepares/prepares/commits for sequence numbers that it or a peer in
 //!   its view has not executed yet, its view change while changing views,
@@ -116,9 +124,8 @@
 //! derived from a shared seed, so the lab's replicas *could* compute each
 //! other's keys; the faulty replicas of the tests are written not to.
 //!
-//! Not implemented yet: the read-only optimisation, and snapshots (state
-//! transfer sends executed batches; the ledger of executed batches is kept
-//! whole).
+//! Not implemented yet: snapshots (state transfer sends executed batches;
+//! the ledger of executed batches is kept whole), and tentative execution.
 
 mod authn;
 mod byzantine;
@@ -127,6 +134,7 @@ pub mod client;
 pub mod config;
 pub mod messages;
 mod normal;
+mod read_only;
 #[cfg(test)]
 mod tests;
 mod view_change;
@@ -136,7 +144,7 @@ pub use config::{Byzantine, ByzantineKind, PbftConfig};
 pub use messages::{Auth, Batch, Envelope, PbftMessage, PbftRecord, PbftTimer, ViewChange};
 
 use crate::auth::Keyring;
-use crate::client::ClientRequest;
+use crate::client::{ClientReply, ClientRequest};
 use crate::core::{Cluster, Ctx, NodeEvent, NodeStatus, Protocol, Role, Timing};
 use crate::kv::KvStore;
 use crate::sessions::Sessions;
@@ -233,6 +241,13 @@ pub struct Pbft {
     /// Requests made up in clients' names, for the forging Byzantine
     /// replica to send.
     forged: Vec<ClientRequest>,
+    /// Client replies sent, for the replaying Byzantine replica.
+    sent_replies: Vec<ClientReply>,
+    /// Per client, the latest read answered read-only (`read_only.rs`): a
+    /// later arrival of it is the client's fallback and gets ordered.
+    read_only_seen: BTreeMap<ClientId, u64>,
+    /// Previous values, for the stale-reads Byzantine replica.
+    lagging: read_only::Lagging,
 }
 
 impl Pbft {
@@ -351,6 +366,9 @@ impl Protocol for Pbft {
             helped: BTreeSet::new(),
             sent_log: Vec::new(),
             forged: Vec::new(),
+            sent_replies: Vec::new(),
+            read_only_seen: BTreeMap::new(),
+            lagging: read_only::Lagging::default(),
         };
         s.replay(records);
         s
@@ -422,15 +440,18 @@ impl Protocol for Pbft {
     }
 
     fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, request: ClientRequest) {
-        if self.check_request(&request) {
-            self.on_request(ctx, request, true);
-        } else {
+        if !self.check_request(&request) {
             let client = request.id.client;
             self.auth_rejected += 1;
             ctx.emit(NodeEvent::Note(format!(
                 "dropped a request in client {client}'s name: authenticator does not check"
             )));
+            return;
         }
+        if self.config.read_only && self.serve_read_only(ctx, &request) {
+            return;
+        }
+        self.on_request(ctx, request, true);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: PbftTimer) {
@@ -469,7 +490,7 @@ impl Protocol for Pbft {
     }
 
     fn client(cluster: &Cluster, config: &PbftConfig, client: ClientId) -> PbftClient {
-        PbftClient::new(cluster.size, cluster.byzantine_f()).with_auth(
+        PbftClient::with_config(cluster.size, cluster.byzantine_f(), config).with_auth(
             config.auth,
             config.key_seed,
             client,

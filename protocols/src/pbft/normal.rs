@@ -61,6 +61,7 @@ impl Pbft {
                 from: self.id,
                 body,
             };
+            self.replay_reply(ctx, &reply);
             ctx.reply(id.client, reply);
         }
     }

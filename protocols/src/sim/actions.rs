@@ -129,6 +129,7 @@ impl<P: Protocol> Simulation<P> {
                 if client >= self.clients.len() {
                     return;
                 }
+                self.stats.client_messages += 1;
                 for delay in self.network.client_link() {
                     let at = self.now.plus(delay);
                     self.schedule(

@@ -48,6 +48,7 @@ impl<P: Protocol> Simulation<P> {
         if !self.cluster.contains(node) {
             return;
         }
+        self.stats.client_messages += 1;
         for delay in self.network.client_link() {
             let at = self.now.plus(delay);
             self.schedule(

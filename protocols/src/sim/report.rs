@@ -198,6 +198,10 @@ pub struct SimStats {
     /// Their encoded size (postcard, plus the 4-byte frame header of the
     /// real transport), with `SimConfig::count_bytes`; else 0.
     pub bytes_sent: u64,
+    /// Client requests sent (one per destination replica, resends too) and
+    /// replies sent by replicas: the traffic a protocol moves between the
+    /// clients and the replicas rather than among replicas.
+    pub client_messages: u64,
     /// Replica-to-replica messages delivered to a running node.
     pub messages_delivered: u64,
     /// Client operations completed.
