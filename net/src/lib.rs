@@ -51,6 +51,7 @@
 
 pub mod ca;
 mod conn;
+mod delay;
 pub mod endpoint;
 mod endpoint_types;
 pub mod frame;

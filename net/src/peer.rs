@@ -3,6 +3,7 @@
 //! connection up (dialling with backoff, or waiting for the peer to dial
 //! in), and writes due frames in batches.
 
+use crate::delay::{DelayQueue, Pending};
 use crate::endpoint::PeerNews;
 use crate::endpoint::{Direction, Shared};
 use crate::identity::PeerIdentity;
@@ -10,8 +11,6 @@ use crate::stats::{add, PeerCounters};
 use crate::tls::connection_identity;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,30 +30,6 @@ pub(crate) struct Queued {
     pub in_order: bool,
 }
 
-/// A frame in the delay queue, ordered by release time then arrival.
-struct Pending {
-    at: Instant,
-    seq: u64,
-    frame: Bytes,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// What a writer task needs besides the shared endpoint state.
 pub(crate) struct LinkTask {
     pub peer: PeerIdentity,
@@ -71,7 +46,7 @@ struct Writer<M> {
     shared: Arc<Shared<M>>,
     task: LinkTask,
     shutdown: watch::Receiver<bool>,
-    pending: BinaryHeap<Reverse<Pending>>,
+    pending: DelayQueue,
     seq: u64,
     last_release: Option<Instant>,
     batch: Vec<u8>,
@@ -109,7 +84,7 @@ where
         shared,
         task,
         shutdown,
-        pending: BinaryHeap::new(),
+        pending: DelayQueue::default(),
         seq: 0,
         last_release: None,
         batch: Vec::new(),
@@ -128,11 +103,12 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
         }
         self.last_release = Some(self.last_release.map_or(at, |l| l.max(at)));
         self.seq += 1;
-        self.pending.push(Reverse(Pending {
+        let p = Pending {
             at,
             seq: self.seq,
             frame: q.frame,
-        }));
+        };
+        self.pending.push(p, q.in_order);
     }
 
     /// Reads the peer's news and says whether the process behind the
@@ -216,7 +192,7 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
                     Err(mpsc::error::TryRecvError::Disconnected) => queue_open = false,
                 }
             }
-            let Some(Reverse(head)) = self.pending.peek() else {
+            let Some(head) = self.pending.peek() else {
                 continue;
             };
             let due = head.at;
@@ -271,13 +247,13 @@ impl<M: DeserializeOwned + Send + 'static> Writer<M> {
         let blocked = self.shared.cfg.shaper.is_blocked(me, self.task.peer);
         let max = self.shared.cfg.max_batch_bytes;
         let mut n = 0;
-        while let Some(Reverse(head)) = self.pending.peek() {
+        while let Some(head) = self.pending.peek() {
             if head.at > now
                 || (!self.batch.is_empty() && self.batch.len() + head.frame.len() > max)
             {
                 break;
             }
-            let Some(Reverse(p)) = self.pending.pop() else {
+            let Some(p) = self.pending.pop() else {
                 break;
             };
             if blocked {

@@ -10,7 +10,7 @@
 use crate::client::leader::{LeaderClient, LeaderClientConfig};
 use crate::client::{ClientReply, ClientRequest, ReplyBody};
 use crate::core::{Cluster, Ctx, NodeStatus, Protocol, Role};
-use crate::kv::{request_digest, ApplyOutcome, Command, KvStore};
+use crate::kv::{request_digest, ApplyOutcome, Command, KvStore, Response};
 use crate::types::{ClientId, NodeId, RequestId};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -26,6 +26,12 @@ pub struct UnreplicatedConfig {
     #[doc(hidden)]
     #[serde(skip)]
     pub unsafe_reply_before_persist: bool,
+    /// Echo target for benchmarking a load driver (`driver-ceiling.yaml`):
+    /// every replica answers each request at once, with no state machine
+    /// and no storage (a get finds nothing, a write is "written" at
+    /// version 0). Its histories are not linearizable; never a protocol
+    /// result.
+    pub echo: bool,
 }
 
 /// Peer messages: there are none, the type only satisfies the interface.
@@ -80,6 +86,22 @@ impl Unreplicated {
     }
 }
 
+/// What an echo target answers: the cheapest well-formed final reply.
+fn echo_reply(from: NodeId, request: &ClientRequest) -> ClientReply {
+    let response = match request.command {
+        Command::Get { .. } => Response::Value {
+            value: None,
+            version: 0,
+        },
+        Command::Put { .. } | Command::Cas { .. } => Response::Written { version: 0 },
+    };
+    ClientReply {
+        id: request.id,
+        from,
+        body: ReplyBody::Done(response),
+    }
+}
+
 impl Protocol for Unreplicated {
     type Message = NoMessage;
     type Timer = NoTimer;
@@ -117,6 +139,10 @@ impl Protocol for Unreplicated {
     }
 
     fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, request: ClientRequest) {
+        if self.config.echo {
+            ctx.reply(request.id.client, echo_reply(self.id, &request));
+            return;
+        }
         if self.id != PRIMARY {
             let reply = ClientReply {
                 id: request.id,
@@ -178,5 +204,62 @@ impl Protocol for Unreplicated {
 
     fn client(cluster: &Cluster, _config: &Self::Config, _client: ClientId) -> LeaderClient {
         LeaderClient::new(cluster.size, LeaderClientConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Action;
+    use crate::types::Time;
+    use rand::SeedableRng;
+
+    #[test]
+    fn an_echo_replica_answers_at_once_and_stores_nothing() {
+        let config = UnreplicatedConfig {
+            echo: true,
+            ..UnreplicatedConfig::default()
+        };
+        // Replica 1 too: an echo target never redirects.
+        let mut node = Unreplicated::recover(1, &Cluster::new(2), &config, Vec::new());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut out = Vec::new();
+        let put = ClientRequest::new(
+            RequestId { client: 7, seq: 1 },
+            Command::Put {
+                key: 3,
+                value: b"v".to_vec().into(),
+            },
+        );
+        let get = ClientRequest::new(RequestId { client: 7, seq: 2 }, Command::Get { key: 3 });
+        {
+            let mut ctx = Ctx::new(Time::ZERO, &mut rng, &mut out);
+            node.on_client_request(&mut ctx, put);
+            node.on_client_request(&mut ctx, get);
+        }
+        let replies: Vec<(RequestId, ReplyBody)> = out
+            .into_iter()
+            .map(|a| match a {
+                Action::Reply { reply, .. } => (reply.id, reply.body),
+                other => panic!("an echo replica only replies, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            replies,
+            vec![
+                (
+                    RequestId { client: 7, seq: 1 },
+                    ReplyBody::Done(Response::Written { version: 0 })
+                ),
+                (
+                    RequestId { client: 7, seq: 2 },
+                    ReplyBody::Done(Response::Value {
+                        value: None,
+                        version: 0
+                    })
+                ),
+            ]
+        );
+        assert_eq!(node.status().applied_index, 0);
     }
 }

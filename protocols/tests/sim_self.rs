@@ -45,6 +45,7 @@ fn same_seed_same_run_byte_for_byte() {
 fn replying_before_persisting_is_caught() {
     let broken = UnreplicatedConfig {
         unsafe_reply_before_persist: true,
+        ..UnreplicatedConfig::default()
     };
     let caught = (0..40u64).find(|&seed| {
         let mut cfg = SimConfig::randomized(seed, 3);

@@ -2,6 +2,7 @@
 //! clients, deadlines, recording and history. A [`Transport`] carries the
 //! requests (quorumlab nodes over QUIC, or etcd over gRPC).
 
+use super::timers::TimerQueue;
 use super::{DriverConfig, DriverOutput};
 use crate::arrival::ArrivalSchedule;
 use crate::ops::OpGenerator;
@@ -12,8 +13,7 @@ use protocols::check::{HistoryOp, Outcome};
 use protocols::client::ClientRequest;
 use protocols::kv::Response;
 use protocols::types::{ClientId, NodeId, RequestId, Time};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -109,7 +109,17 @@ enum TimerKind {
     Deadline,
 }
 
-type Timer = Reverse<(Instant, usize, u64, u32, TimerKind)>;
+impl TimerKind {
+    /// The timer queue lane of this kind: timers of one kind are armed in
+    /// time order (a back-off is the exception), so each kind's lane stays
+    /// a FIFO.
+    fn lane(self) -> usize {
+        self as usize
+    }
+}
+
+/// A timer's payload: client, its operation's sequence number, attempt.
+type Timer = (usize, u64, u32, TimerKind);
 
 fn cpu_seconds() -> f64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -136,7 +146,7 @@ struct Driver<T: Transport> {
     transport: T,
     clients: Vec<Logical<T::Client>>,
     id_base: u64,
-    timers: BinaryHeap<Timer>,
+    timers: TimerQueue<Timer, 3>,
     idle: VecDeque<usize>,
     backlog: VecDeque<Duration>,
     start: Instant,
@@ -168,7 +178,7 @@ impl<T: Transport> Driver<T> {
             return;
         };
         self.timers
-            .push(Reverse((at, c, op.request.id.seq, attempt, kind)));
+            .push(kind.lane(), at, (c, op.request.id.seq, attempt, kind));
     }
 
     /// Starts an operation on idle client `c`, meant to start at `intended`.
@@ -405,7 +415,7 @@ pub(crate) async fn run<T: Transport>(
         idle: (0..clients.len()).collect(),
         clients,
         id_base,
-        timers: BinaryHeap::new(),
+        timers: TimerQueue::new(),
         backlog: VecDeque::new(),
         start: Instant::now(),
         history: Vec::new(),
@@ -436,7 +446,7 @@ pub(crate) async fn run<T: Transport>(
         if (now >= spec.duration && !outstanding) || Instant::now() >= hard_stop {
             break;
         }
-        let next_timer = d.timers.peek().map(|Reverse((at, ..))| *at);
+        let next_timer = d.timers.peek_time();
         let arrival_at = next_arrival
             .filter(|t| *t < spec.duration)
             .map(|t| d.start + t);
@@ -454,11 +464,7 @@ pub(crate) async fn run<T: Transport>(
             }
             () = tokio::time::sleep_until(wake) => {
                 let now = Instant::now();
-                while let Some(Reverse((at, c, seq, attempt, kind))) = d.timers.peek().copied() {
-                    if at > now {
-                        break;
-                    }
-                    d.timers.pop();
+                while let Some((_, (c, seq, attempt, kind))) = d.timers.pop_due(now) {
                     d.on_timer(c, seq, attempt, kind).await;
                 }
             }

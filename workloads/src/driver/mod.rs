@@ -17,6 +17,7 @@
 mod core;
 mod etcd;
 mod quic;
+mod timers;
 
 use crate::reach::{ClientReach, PartitionSides};
 use crate::recorder::Recorder;
