@@ -63,6 +63,8 @@ struct QuicLink<M> {
     inbox: Inbox<Wire<M>>,
     me: PeerIdentity,
     peers: Vec<PeerIdentity>,
+    /// Every replica but this one: the targets of a broadcast.
+    others: Vec<PeerIdentity>,
     /// The run-wide latency of replica links, kept under every shape.
     latency: Option<Arc<Latency>>,
 }
@@ -84,11 +86,9 @@ where
     }
 
     async fn broadcast(&mut self, msg: Wire<M>) {
-        for &p in &self.peers {
-            if p != self.me {
-                let _ = self.endpoint.try_send(p, &msg);
-            }
-        }
+        // Encoded once for all peers (the profile showed per-peer encoding
+        // and its allocations on the leader's hot path).
+        let _ = self.endpoint.try_broadcast(&self.others, &msg);
     }
 
     fn shape(&self, shape: &LinkShape) -> Result<(), String> {
@@ -241,11 +241,13 @@ async fn run_node<P: Protocol>(args: NodeArgs) -> anyhow::Result<()> {
         rng,
         Box::new(std::io::BufWriter::new(events)),
     );
+    let others = peers.iter().copied().filter(|&p| p != me).collect();
     let mut link = QuicLink {
         endpoint: endpoint.clone(),
         inbox,
         me,
         peers,
+        others,
         latency,
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

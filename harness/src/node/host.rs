@@ -137,13 +137,8 @@ impl<P: Protocol> Host<P> {
                     self.log_event("contract_violation", &e.to_string());
                     return;
                 }
-                match postcard::to_stdvec(&record) {
-                    Ok(bytes) => {
-                        if let Err(e) = self.storage.append(&bytes) {
-                            self.log_event("storage_error", &e.to_string());
-                        }
-                    }
-                    Err(e) => self.log_event("storage_error", &e.to_string()),
+                if let Err(e) = self.storage.append_encoded(&record) {
+                    self.log_event("storage_error", &e.to_string());
                 }
             }
             Action::Emit(event) => {

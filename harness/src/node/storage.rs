@@ -65,10 +65,11 @@ impl Storage {
         Ok((Storage { wal: Some(wal) }, recovered))
     }
 
-    /// Queues a record.
-    pub fn append(&mut self, record: &[u8]) -> Result<(), WalError> {
+    /// Queues `record`, encoded (postcard) straight into the log's queue;
+    /// in memory mode it is not encoded at all.
+    pub fn append_encoded<T: Serialize>(&mut self, record: &T) -> Result<(), WalError> {
         match &mut self.wal {
-            Some(wal) => wal.append(record),
+            Some(wal) => wal.append_encoded(record),
             None => Ok(()),
         }
     }
@@ -122,7 +123,7 @@ mod tests {
         {
             let (mut s, _) = Storage::open(Durability::Fsync, &dir).unwrap();
             for r in &records {
-                s.append(&postcard::to_stdvec(r).unwrap()).unwrap();
+                s.append_encoded(r).unwrap();
             }
             s.commit().unwrap();
         }
