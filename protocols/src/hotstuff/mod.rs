@@ -156,6 +156,8 @@ pub struct Hotstuff {
     orphans: BTreeMap<BlockHash, Block>,
     /// Blocks asked for and not yet received.
     missing: BTreeSet<BlockHash>,
+    /// Status reports made so far (every few go to every replica).
+    status_ticks: u64,
     /// The last committed block, from the records (executed by `start`).
     recovered_commit: Option<BlockHash>,
     persist_seq: u64,
@@ -232,6 +234,7 @@ impl Protocol for Hotstuff {
             waiting_qcs: Vec::new(),
             orphans: BTreeMap::new(),
             missing: BTreeSet::new(),
+            status_ticks: 0,
             recovered_commit: None,
             persist_seq: 0,
             byz_state: ByzState::default(),
