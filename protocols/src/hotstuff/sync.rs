@@ -172,7 +172,7 @@ impl Hotstuff {
             commit_qc: self.tree.commit_qc.clone(),
         };
         self.status_ticks = self.status_ticks.wrapping_add(1);
-        if self.n < STATUS_GOSSIP_FROM || self.status_ticks % STATUS_BROADCAST_EVERY == 0 {
+        if self.n < STATUS_GOSSIP_FROM || self.status_ticks.is_multiple_of(STATUS_BROADCAST_EVERY) {
             self.bcast(ctx, status);
             return;
         }
