@@ -29,6 +29,7 @@ for n in 4 7 10 13 25 49 100; do
     secs=2
     if [ "$n" -ge 49 ]; then secs=1; fi
     "$qlab" sim -p "$p" -n "$n" --calm --seeds 1 --fault-seconds "$secs" \
+      --max-events 200000000 \
       --clients 64 --keys 1000 --think-ms 0 "${cpu[@]}" --summary-csv "$out" |
       grep -E 'ops/s|failed' || true
   done

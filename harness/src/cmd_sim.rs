@@ -56,6 +56,12 @@ pub struct SimArgs {
     /// use hundreds for throughput runs with many clients).
     #[arg(long)]
     keys: Option<u64>,
+    /// Livelock guard: a run that handles more events than this fails
+    /// (default: the simulator's own, 20 million). Large clusters of
+    /// all-to-all protocols need more (PBFT at n = 100: about 10 million
+    /// events per simulated second).
+    #[arg(long)]
+    max_events: Option<u64>,
     /// Model each replica as one core that spends this many microseconds
     /// on every input it handles (enables the CPU model; see also
     /// `--cpu-per-message-us` and `--cpu-per-kib-us`). Without a CPU
@@ -133,6 +139,9 @@ impl ProtocolVisitor for RunSeeds<'_> {
             }
             cfg.count_bytes = args.traffic || args.summary_csv.is_some();
             cfg.cpu = cpu;
+            if let Some(m) = args.max_events {
+                cfg.max_events = m;
+            }
             if let Some(k) = args.keys {
                 cfg.keys = k.max(1);
             }
