@@ -76,7 +76,7 @@ fn hotstuff_replaces_a_silent_leader_in_every_seed() {
 fn hotstuff_with_an_equivocating_leader() {
     suite(
         "hotstuff-equivocate",
-        2_000..2_100,
+        2_000..2_200,
         byzantine(vec![0], ByzantineKind::Equivocate),
     );
 }
@@ -85,7 +85,7 @@ fn hotstuff_with_an_equivocating_leader() {
 fn hotstuff_with_conflicting_votes() {
     suite(
         "hotstuff-conflicting-votes",
-        3_000..3_100,
+        3_000..3_200,
         byzantine(vec![1], ByzantineKind::ConflictingVotes),
     );
 }
@@ -94,7 +94,7 @@ fn hotstuff_with_conflicting_votes() {
 fn hotstuff_with_a_replaying_replica() {
     suite(
         "hotstuff-replay",
-        4_000..4_100,
+        4_000..4_200,
         byzantine(vec![2], ByzantineKind::Replay),
     );
 }
@@ -103,7 +103,7 @@ fn hotstuff_with_a_replaying_replica() {
 fn hotstuff_with_a_forging_leader_and_signatures() {
     suite(
         "hotstuff-forged-qc-signatures",
-        6_000..6_100,
+        6_000..6_200,
         HotstuffConfig {
             auth: AuthMode::Signatures,
             ..byzantine(vec![0], ByzantineKind::ForgedQc)

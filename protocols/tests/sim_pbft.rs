@@ -76,7 +76,7 @@ fn pbft_with_a_silent_replica() {
     // Replica 0 is the primary of view 0: its silence forces view changes.
     let s = suite(
         "pbft-silent",
-        1_000..1_100,
+        1_000..1_200,
         byzantine(vec![0], ByzantineKind::Silent),
     );
     // Every run must replace the silent primary of view 0.
@@ -87,7 +87,7 @@ fn pbft_with_a_silent_replica() {
 fn pbft_with_an_equivocating_primary() {
     suite(
         "pbft-equivocate",
-        2_000..2_100,
+        2_000..2_200,
         byzantine(vec![0], ByzantineKind::Equivocate),
     );
 }
@@ -96,7 +96,7 @@ fn pbft_with_an_equivocating_primary() {
 fn pbft_with_conflicting_votes() {
     suite(
         "pbft-conflicting-votes",
-        3_000..3_100,
+        3_000..3_200,
         byzantine(vec![1], ByzantineKind::ConflictingVotes),
     );
 }
@@ -105,7 +105,7 @@ fn pbft_with_conflicting_votes() {
 fn pbft_with_a_replaying_replica() {
     suite(
         "pbft-replay",
-        4_000..4_100,
+        4_000..4_200,
         byzantine(vec![2], ByzantineKind::Replay),
     );
 }
