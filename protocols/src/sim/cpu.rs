@@ -88,7 +88,7 @@ impl<P: Protocol> Simulation<P> {
         let Some(cpu) = self.cfg.cpu else {
             return self.now;
         };
-        let peers = u32::try_from(self.cluster.nodes().count().saturating_sub(1)).unwrap_or(0);
+        let peers = self.cluster.size.saturating_sub(1);
         let mut cost = cpu.per_input;
         for action in actions {
             let (copies, msg) = match action {
